@@ -1,0 +1,923 @@
+/*
+ * common.h - the shmwrite/shmread channel protocol.
+ *
+ * A channel NAME is three objects: the shared memory object /shmrw.NAME
+ * and two named semaphores, /shmrw.NAME.GEN.r (the readers' bell) and
+ * /shmrw.NAME.GEN.w (the writers' bell).  GEN is chosen by the creator and
+ * kept in the header, so a channel that is being removed and one that is
+ * being created under the same name never share a semaphore.
+ *
+ * The shared memory object is one header page (struct chan) followed by a
+ * ring of cap bytes.  head and tail count bytes ever committed and ever
+ * consumed; head - tail bytes are queued.  The ring holds records: a
+ * struct rec and len bytes of data, padded to 16 bytes so that a record
+ * header never wraps.  A message is the records from one marked FIRST to
+ * one marked LAST; a message that fits is a single FIRST|LAST record.
+ *
+ * How a message travels:
+ *  1. The writer takes the write token (wtoken) and keeps it for the whole
+ *     message, so messages never interleave.  It writes a record into the
+ *     free part of the ring - input is read() straight into it - and only
+ *     then publishes it by advancing head.  Bytes beyond head are never
+ *     looked at by anyone, so a reader never sees uncommitted data.
+ *  2. The reader takes the read token (rtoken) and looks ahead for the end
+ *     of the message.  When the whole message is queued it writes it out
+ *     and only then advances tail: a failed write loses nothing.  When the
+ *     message is larger than the ring (a stream) it writes out and
+ *     consumes record by record, as a pipe would.
+ *
+ * Who may touch what: only the wtoken holder writes head, seq, wopen and
+ * the free part of the ring; only the rtoken holder writes tail and frees
+ * records.  Anyone may set abandoned and state, and claim a slot.
+ *
+ * Sleeping: a waiter adds itself to rsleep or wsleep, checks its condition
+ * once more and sleeps on its side's bell; whoever changes the condition
+ * posts the bell only when the count is non-zero.  Both steps are
+ * sequentially consistent, so either the waiter sees the change or the
+ * poster sees the waiter: no wake-up is lost, and no system call is made
+ * when nobody sleeps.  Every sleep is a slice of at most SLICE_MS on the
+ * monotonic clock; after a slice a waiter checks its deadline, whether the
+ * channel was removed, and whether the holder it waits for still lives.
+ *
+ * Crashes: tokens hold an owner word, pid and process start time, so a
+ * recycled pid never passes for a dead holder.  A dead holder's token is
+ * taken over with compare-and-swap.  A writer that takes over closes the
+ * dead writer's open message with an ABORT record; a reader that finds the
+ * remains of a message whose reader left skips them and sets abandoned,
+ * which tells that message's writer to stop ("reader went away").
+ *
+ * Everything in the segment may have been written by a hostile or broken
+ * process: cap is read once and checked against the object's size, and
+ * every index and record header is copied to a local and checked before
+ * it is used.
+ */
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_NAME	"default"
+#define DEFAULT_CAP	(1024 * 1024)
+#define MIN_CAP		4096
+#define MAX_CAP		(1024UL * 1024 * 1024)
+#define NAME_LEN	200	/* "sem.shmrw." NAME ".GEN.r" fits NAME_MAX */
+#define PREFIX		"shmrw."
+#define SHMDIR		"/dev/shm/"
+
+#define MAGIC		"shmrw\0\r\n"
+#define VERSION_NUM	1
+#define HDRSZ		4096	/* header page; the ring follows */
+#define NSLOT		200	/* processes attached at once */
+#define SLICE_MS	100	/* longest blind sleep; bounds recovery */
+
+enum { LIVE = 1, DYING, REMOVED };	/* state; 0 while being built */
+enum { READERS, WRITERS };		/* the two bells */
+enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4 };
+
+struct rec {
+	uint32_t len;
+	uint32_t flags;
+	uint64_t seq;		/* message number, never 0 */
+};
+#define RECSZ		((uint64_t)sizeof(struct rec))
+#define PAD(n)		(((uint64_t)(n) + 15) & ~(uint64_t)15)
+
+struct slot {
+	_Atomic uint64_t id;	/* owner word of an attached process */
+	_Atomic uint32_t role;	/* 'r' or 'w' */
+	uint32_t pad;
+};
+
+struct chan {
+	char magic[8];
+	uint32_t version;
+	uint32_t gen;
+	uint64_t cap;
+	_Atomic uint64_t creator;
+	_Atomic uint32_t state;
+	_Atomic uint32_t sleepers[2];	/* per bell */
+	uint32_t pad;
+	_Atomic uint64_t wtoken, rtoken;
+	_Atomic uint64_t head, tail;
+	_Atomic uint64_t seq;		/* last message number used */
+	_Atomic uint64_t wopen;		/* message being written, or 0 */
+	_Atomic uint64_t abandoned;	/* message its reader gave up */
+	struct slot slot[NSLOT];
+};
+_Static_assert(sizeof(struct chan) <= HDRSZ, "header larger than a page");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "need lock-free 64-bit atomics");
+
+struct ch {
+	const char *name;
+	char shm[sizeof(PREFIX) + NAME_LEN + 1];
+	char sem[2][sizeof(PREFIX) + NAME_LEN + 12];
+	int fd;
+	struct chan *h;
+	unsigned char *ring;
+	uint64_t cap;
+	sem_t *bell[2];
+	int slot;		/* ours, or -1 */
+	int created;
+};
+
+/* Options both tools share. */
+static int verbose;
+static int any_owner;
+static double timeout = -1;	/* seconds; < 0 waits for ever */
+
+static uint64_t me;		/* our owner word */
+static struct ch chan = { .fd = -1, .slot = -1 };
+static volatile sig_atomic_t caught;
+static char busmsg[sizeof(PREFIX) + NAME_LEN + 64];
+
+static void usage(void);
+
+static void
+vlog(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+}
+
+/* --- processes ------------------------------------------------------ */
+
+/*
+ * The owner word of a live process: its pid, and in the high half the low
+ * 32 bits of its start time, so that a recycled pid does not match.  0 if
+ * the process is gone or a zombie.
+ */
+static uint64_t
+proc_id(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	ssize_t n;
+	int fd, i;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	p += 2;
+	if (*p == 'Z' || *p == 'X')
+		return 0;
+	for (i = 0; i < 19 && p != NULL; i++)	/* to field 22, starttime */
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	if (p == NULL || sscanf(p, "%llu", &start) != 1)
+		return 0;
+	return (uint64_t)(start & 0xffffffffU) << 32 | (uint32_t)pid;
+}
+
+static int
+alive(uint64_t id)
+{
+	pid_t pid = (pid_t)(id & 0x7fffffff);
+
+	return id != 0 && pid > 0 && proc_id(pid) == id;
+}
+
+/* --- parsing -------------------------------------------------------- */
+
+static void
+badarg(const char *what, const char *arg)
+{
+	warnx("invalid %s: '%s'", what, arg);
+	usage();
+}
+
+static const char *
+parse_name(const char *s)
+{
+	const char *p, *n = s[0] == '/' ? s + 1 : s;
+
+	for (p = n; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("._-", *p) == NULL)
+			break;
+	if (*p != '\0' || p == n || p - n > NAME_LEN)
+		badarg("name", s);
+	return n;
+}
+
+static uint64_t
+parse_size(const char *s)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno != 0 || !isdigit((unsigned char)s[0]))
+		badarg("size", s);
+	switch (*end) {
+	case 'g': case 'G': mul <<= 10; /* FALLTHROUGH */
+	case 'm': case 'M': mul <<= 10; /* FALLTHROUGH */
+	case 'k': case 'K': mul <<= 10; end++; /* FALLTHROUGH */
+	case '\0': break;
+	default: badarg("size", s);
+	}
+	if (*end != '\0' || v > MAX_CAP / mul || v * mul < MIN_CAP)
+		badarg("size", s);
+	return (v * mul + MIN_CAP - 1) / MIN_CAP * MIN_CAP;
+}
+
+static mode_t
+parse_mode(const char *s)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (end == s || *end != '\0' || errno != 0 || v > 0777 ||
+	    !isdigit((unsigned char)s[0]))
+		badarg("mode", s);
+	return (mode_t)v;
+}
+
+static double
+parse_seconds(const char *s)
+{
+	double v;
+	char *end;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !isfinite(v) ||
+	    v < 0 || v > 1e9 || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
+		badarg("timeout", s);
+	return v;
+}
+
+/* --- time and signals ----------------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_signal(int sig)
+{
+	caught = sig;
+}
+
+static void
+on_sigbus(int sig)
+{
+	(void)sig;
+	(void)write(STDERR_FILENO, busmsg, strlen(busmsg));
+	_exit(1);
+}
+
+/*
+ * INT, TERM and HUP interrupt waits and reads (no SA_RESTART); the tool
+ * then leaves the channel consistent and dies of the same signal.  A
+ * broken pipe shows up as EPIPE and is treated the same way.  Signals the
+ * caller ignored stay ignored, as for any well-behaved filter.
+ */
+static void
+catch_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa, old;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			(void)sigaction(sigs[i], &sa, NULL);
+	sa.sa_handler = on_sigbus;
+	(void)sigaction(SIGBUS, &sa, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
+}
+
+/* Leave through the exit handlers, then die of the signal. */
+static void
+check_signal(void)
+{
+	if (caught)
+		exit(128 + caught);
+}
+
+static void
+die_of_signal(void)
+{
+	int sig = caught;
+
+	if (sig == 0)
+		return;
+	(void)signal(sig, SIG_DFL);
+	(void)raise(sig);
+}
+
+/* --- the ring ------------------------------------------------------- */
+
+static int
+ring_iov(const struct ch *c, uint64_t pos, uint64_t len, struct iovec *iov)
+{
+	uint64_t off = pos % c->cap, first = c->cap - off;
+
+	iov[0].iov_base = c->ring + off;
+	if (len <= first) {
+		iov[0].iov_len = len;
+		return 1;
+	}
+	iov[0].iov_len = first;
+	iov[1].iov_base = c->ring;
+	iov[1].iov_len = len - first;
+	return 2;
+}
+
+/*
+ * Copy the record at pos (below head) to r and check it.  Returns its
+ * size in the ring, or 0 if it is not a record that can be there.
+ */
+static uint64_t
+rec_get(const struct ch *c, uint64_t pos, uint64_t head, struct rec *r)
+{
+	uint64_t room = head - pos;
+
+	if (pos % 16 != 0 || room < RECSZ || room > c->cap)
+		return 0;
+	memcpy(r, c->ring + pos % c->cap, RECSZ);
+	if (r->seq == 0 || (r->flags & ~(REC_FIRST | REC_LAST | REC_ABORT)) ||
+	    ((r->flags & REC_ABORT) && !(r->flags & REC_LAST)) ||
+	    PAD(r->len) > room - RECSZ)
+		return 0;
+	return RECSZ + PAD(r->len);
+}
+
+/* tail and head, checked: tail <= head <= tail + cap. */
+static int
+ring_span(const struct ch *c, uint64_t *tail, uint64_t *head)
+{
+	*tail = atomic_load(&c->h->tail);
+	*head = atomic_load(&c->h->head);
+	return *head - *tail <= c->cap && *tail % 16 == 0 && *head % 16 == 0;
+}
+
+/*
+ * Messages queued between tail and head that a reader would deliver:
+ * complete and not aborted.  -1 if the records do not add up.
+ */
+static long
+ring_count(const struct ch *c, uint64_t tail, uint64_t head)
+{
+	uint64_t pos, sz, in = 0;
+	struct rec r;
+	long n = 0;
+
+	for (pos = tail; pos != head; pos += sz) {
+		if ((sz = rec_get(c, pos, head, &r)) == 0)
+			return -1;
+		if (r.flags & REC_FIRST) {
+			if (in != 0)
+				return -1;
+			in = r.seq;
+		} else if (in != 0 && r.seq != in)
+			return -1;
+		if ((r.flags & REC_LAST) && in != 0) {
+			n += !(r.flags & REC_ABORT);
+			in = 0;
+		}
+	}
+	return n;
+}
+
+static void
+corrupt(const struct ch *c)
+{
+	errx(1, "%s: corrupt channel", c->name);
+}
+
+/* --- bells and waiting ---------------------------------------------- */
+
+static void
+ring_bell(const struct ch *c, int side)
+{
+	uint32_t n = atomic_load(&c->h->sleepers[side]);
+	int v = 0;
+
+	if (n == 0)
+		return;
+	if (n > NSLOT)
+		n = NSLOT;
+	/* Enough for every sleeper; a dead one cannot make the count grow. */
+	if (sem_getvalue(c->bell[side], &v) == -1 || v < 0)
+		v = 0;
+	for (; (uint32_t)v < n; v++) {
+		vlog("sem_post %s", c->sem[side]);
+		if (sem_post(c->bell[side]) == -1)
+			break;
+	}
+}
+
+typedef int ready_fn(struct ch *, void *, int late);
+
+/*
+ * Wait on side's bell until ready() says so.  ready() is called with late
+ * set at least every SLICE_MS, when it should look for dead peers.
+ * Returns only when ready; exits 124 on timeout, 1 when the channel is
+ * removed, 128+N on a signal.
+ */
+static void
+await(struct ch *c, int side, ready_fn *ready, void *arg, const char *what)
+{
+	int64_t t, deadline = -1, checked = now_ms();
+	struct timespec ts;
+	int late = 1, said = 0;
+	struct stat st;
+
+	if (timeout >= 0)
+		deadline = checked + (int64_t)(timeout * 1000 + 0.5);
+	for (;;) {
+		if (ready(c, arg, late))
+			return;
+		check_signal();
+		if (atomic_load(&c->h->state) == REMOVED ||
+		    (late && fstat(c->fd, &st) == 0 && st.st_nlink == 0))
+			errx(1, "%s: channel removed", c->name);
+		t = now_ms();
+		if (deadline >= 0 && t >= deadline) {
+			vlog("timed out waiting for %s", what);
+			exit(124);
+		}
+		if (!said++)
+			vlog("sem_clockwait %s: waiting for %s", c->sem[side],
+			    what);
+		late = t - checked >= SLICE_MS;
+		if (late) {
+			checked = t;
+			continue;
+		}
+		t += SLICE_MS;
+		if (deadline >= 0 && deadline < t)
+			t = deadline;
+		ts.tv_sec = t / 1000;
+		ts.tv_nsec = t % 1000 * 1000000;
+		atomic_fetch_add(&c->h->sleepers[side], 1);
+		if (!ready(c, arg, 0))
+			(void)sem_clockwait(c->bell[side], CLOCK_MONOTONIC,
+			    &ts);
+		atomic_fetch_sub(&c->h->sleepers[side], 1);
+	}
+}
+
+/* --- tokens --------------------------------------------------------- */
+
+struct take {
+	_Atomic uint64_t *token;
+	int tookover;
+};
+
+static int
+token_ready(struct ch *c, void *arg, int late)
+{
+	struct take *t = arg;
+	uint64_t cur = 0;
+
+	(void)c;
+	if (atomic_compare_exchange_strong(t->token, &cur, me))
+		return 1;
+	if (late && !alive(cur) &&
+	    atomic_compare_exchange_strong(t->token, &cur, me)) {
+		t->tookover = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Returns 1 if the token was taken over from a dead holder. */
+static int
+token_take(struct ch *c, int side)
+{
+	struct take t = { side == WRITERS ? &c->h->wtoken : &c->h->rtoken, 0 };
+
+	await(c, side, token_ready, &t,
+	    side == WRITERS ? "the write token" : "the read token");
+	vlog("took the %s token%s", side == WRITERS ? "write" : "read",
+	    t.tookover ? " from a dead holder" : "");
+	return t.tookover;
+}
+
+static void
+token_give(struct ch *c, int side)
+{
+	uint64_t mine = me;
+
+	atomic_compare_exchange_strong(side == WRITERS ? &c->h->wtoken :
+	    &c->h->rtoken, &mine, 0);
+	ring_bell(c, side);
+}
+
+/* --- opening, attaching, leaving ------------------------------------ */
+
+static void
+names(struct ch *c, const char *name, uint32_t gen)
+{
+	static const char side[2] = { 'r', 'w' };
+	int i;
+
+	c->name = name;
+	(void)snprintf(c->shm, sizeof(c->shm), "/" PREFIX "%s", name);
+	for (i = 0; i < 2; i++)
+		(void)snprintf(c->sem[i], sizeof(c->sem[i]), "/" PREFIX
+		    "%s.%08x.%c", name, (unsigned)gen, side[i]);
+}
+
+/* The owner rule: see SECURITY in shmread(1). */
+static void
+check_object(const struct ch *c, const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode))
+		errx(1, "%s: not a channel", c->name);
+	if (st->st_uid != geteuid() && st->st_uid != 0 && !any_owner)
+		errx(1, "%s: owned by uid %u (use --any-owner)", c->name,
+		    (unsigned)st->st_uid);
+}
+
+static void
+unmap(struct ch *c)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (c->bell[i] != NULL && c->bell[i] != SEM_FAILED)
+			(void)sem_close(c->bell[i]);
+	if (c->h != NULL)
+		(void)munmap(c->h, HDRSZ + c->cap);
+	if (c->fd != -1)
+		(void)close(c->fd);
+	c->bell[0] = c->bell[1] = NULL;
+	c->h = NULL;
+	c->fd = -1;
+}
+
+static void
+unlink_all(struct ch *c)
+{
+	vlog("shm_unlink %s, sem_unlink %s %s", c->shm, c->sem[0], c->sem[1]);
+	(void)sem_unlink(c->sem[0]);
+	(void)sem_unlink(c->sem[1]);
+	(void)shm_unlink(c->shm);
+}
+
+static void
+create(struct ch *c, uint64_t cap, mode_t mode)
+{
+	uint32_t gen;
+	int i, e;
+
+	if ((e = posix_fallocate(c->fd, 0, (off_t)(HDRSZ + cap))) != 0) {
+		(void)shm_unlink(c->shm);
+		errno = e;
+		err(1, "%s: cannot allocate %llu bytes", c->name,
+		    (unsigned long long)(HDRSZ + cap));
+	}
+	c->h = mmap(NULL, HDRSZ + cap, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    c->fd, 0);
+	if (c->h == MAP_FAILED) {
+		e = errno;
+		(void)shm_unlink(c->shm);
+		errno = e;
+		err(1, "%s: mmap", c->name);
+	}
+	c->cap = cap;
+	c->ring = (unsigned char *)c->h + HDRSZ;
+	if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
+		gen = (uint32_t)(me ^ (uint64_t)now_ms());
+	memcpy(c->h->magic, MAGIC, sizeof(c->h->magic));
+	c->h->version = VERSION_NUM;
+	c->h->gen = gen;
+	c->h->cap = cap;
+	atomic_store(&c->h->creator, me);
+	names(c, c->name, gen);
+	for (i = 0; i < 2; i++) {
+		c->bell[i] = sem_open(c->sem[i], O_CREAT | O_EXCL, mode, 0);
+		if (c->bell[i] == SEM_FAILED) {
+			e = errno;
+			if (i == 1)
+				(void)sem_unlink(c->sem[0]);
+			(void)shm_unlink(c->shm);
+			errno = e;
+			err(1, "%s: sem_open %s", c->name, c->sem[i]);
+		}
+	}
+	vlog("created %s (%llu bytes, mode %04o) and %s %s", c->shm,
+	    (unsigned long long)cap, (unsigned)mode, c->sem[0], c->sem[1]);
+	atomic_store(&c->h->state, LIVE);
+	c->created = 1;
+}
+
+/*
+ * Map an existing object after checking that it is a channel.  Returns 0,
+ * or -1 if it is still being built (or torn down): try again.
+ */
+static int
+validate(struct ch *c, int prot)
+{
+	struct chan hd;
+	struct stat st;
+	uint32_t state;
+
+	if (fstat(c->fd, &st) == -1)
+		err(1, "%s: fstat", c->name);
+	check_object(c, &st);
+	if (st.st_size == 0)		/* still being created */
+		return -1;
+	if ((uint64_t)st.st_size < HDRSZ)
+		errx(1, "%s: not a channel", c->name);
+	c->h = mmap(NULL, HDRSZ, prot, MAP_SHARED, c->fd, 0);
+	if (c->h == MAP_FAILED) {
+		c->h = NULL;
+		err(1, "%s: mmap", c->name);
+	}
+	if ((state = atomic_load(&c->h->state)) == 0) {
+		(void)munmap(c->h, HDRSZ);
+		c->h = NULL;
+		return -1;
+	}
+	memcpy(&hd, c->h, offsetof(struct chan, creator));
+	(void)munmap(c->h, HDRSZ);
+	c->h = NULL;
+	if (memcmp(hd.magic, MAGIC, sizeof(hd.magic)) != 0 ||
+	    hd.version != VERSION_NUM || state > REMOVED)
+		errx(1, "%s: not a channel", c->name);
+	if (hd.cap < MIN_CAP || hd.cap > MAX_CAP || hd.cap % MIN_CAP != 0 ||
+	    (uint64_t)st.st_size != HDRSZ + hd.cap)
+		corrupt(c);
+	c->cap = hd.cap;
+	c->h = mmap(NULL, HDRSZ + c->cap, prot, MAP_SHARED, c->fd, 0);
+	if (c->h == MAP_FAILED) {
+		c->h = NULL;
+		err(1, "%s: mmap", c->name);
+	}
+	c->ring = (unsigned char *)c->h + HDRSZ;
+	names(c, c->name, hd.gen);
+	vlog("mapped %s: %llu + %llu bytes", c->shm,
+	    (unsigned long long)HDRSZ, (unsigned long long)c->cap);
+	return state == LIVE ? 0 : -1;
+}
+
+static void
+open_bells(struct ch *c)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if ((c->bell[i] = sem_open(c->sem[i], 0)) == SEM_FAILED) {
+			c->bell[i] = NULL;
+			if (errno == ENOENT &&
+			    atomic_load(&c->h->state) != LIVE)
+				return;
+			err(1, "%s: sem_open %s", c->name, c->sem[i]);
+		}
+}
+
+static int
+others_alive(struct ch *c)
+{
+	uint64_t id;
+	int i, n = 0;
+
+	for (i = 0; i < NSLOT; i++) {
+		id = atomic_load(&c->h->slot[i].id);
+		if (id == 0 || i == c->slot)
+			continue;
+		if (alive(id))
+			n++;
+		else	/* clear the slot of a process that died */
+			atomic_compare_exchange_strong(&c->h->slot[i].id, &id,
+			    0);
+	}
+	return n;
+}
+
+/*
+ * Leave the channel, and remove it if we were the last one there and no
+ * message waits.  Dying blocks new arrivals: a process attaches by
+ * claiming a slot and then checking state, the last one leaves by setting
+ * state and then checking the slots; with both orders sequentially
+ * consistent, one of them sees the other.
+ */
+static void
+detach(void)
+{
+	struct ch *c = &chan;
+	uint64_t tail, head;
+	uint32_t live = LIVE;
+
+	if (c->h == NULL)
+		return;
+	if (c->slot >= 0) {
+		atomic_store(&c->h->slot[c->slot].id, 0);
+		c->slot = -1;
+		if (others_alive(c) == 0 && ring_span(c, &tail, &head) &&
+		    ring_count(c, tail, head) == 0 &&
+		    atomic_compare_exchange_strong(&c->h->state, &live,
+		    DYING)) {
+			if (others_alive(c) == 0)
+				unlink_all(c);
+			else
+				atomic_store(&c->h->state, LIVE);
+		}
+	}
+	unmap(c);
+	die_of_signal();
+}
+
+/* Returns 0, or -1 if the channel is going away: open it again. */
+static int
+attach(struct ch *c, int role)
+{
+	uint64_t id;
+	int i;
+
+	for (i = 0; i < NSLOT; i++) {
+		id = 0;
+		if (atomic_compare_exchange_strong(&c->h->slot[i].id, &id, me))
+			break;
+	}
+	if (i == NSLOT)		/* take the slot of a process that died */
+		for (i = 0; i < NSLOT; i++) {
+			id = atomic_load(&c->h->slot[i].id);
+			if (!alive(id) && atomic_compare_exchange_strong(
+			    &c->h->slot[i].id, &id, me))
+				break;
+		}
+	if (i == NSLOT)
+		errx(1, "%s: too many processes attached (%d)", c->name,
+		    NSLOT);
+	atomic_store(&c->h->slot[i].role, (uint32_t)role);
+	c->slot = i;
+	if (atomic_load(&c->h->state) == LIVE)
+		return 0;
+	atomic_store(&c->h->slot[i].id, 0);
+	c->slot = -1;
+	return -1;
+}
+
+static void
+init_me(void)
+{
+	if ((me = proc_id(getpid())) == 0)
+		errx(1, "cannot read /proc/%d/stat", (int)getpid());
+}
+
+/*
+ * Open channel name for role 'r' or 'w', creating it with cap and mode if
+ * it does not exist, and attach to it.  Someone else creating, building or
+ * tearing down the channel at the same moment makes us retry for a
+ * bounded time.
+ */
+static struct ch *
+chan_open(const char *name, int role, uint64_t cap, int setcap, mode_t mode)
+{
+	struct ch *c = &chan;
+	int64_t start = now_ms();
+	mode_t mask;
+
+	init_me();
+	names(c, name, 0);
+	(void)snprintf(busmsg, sizeof(busmsg), "%s: %s: channel truncated\n",
+	    program_invocation_short_name, name);
+	for (;;) {
+		c->fd = shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0);
+		if (c->fd == -1 && errno == ENOENT) {
+			mask = umask(0);
+			c->fd = shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
+			    O_NOFOLLOW, mode);
+			(void)umask(mask);
+			if (c->fd != -1)
+				create(c, cap, mode);
+			else if (errno == EEXIST)
+				continue;
+		}
+		if (c->fd == -1)
+			err(1, "%s: shm_open %s", name, c->shm);
+		if (c->created || validate(c, PROT_READ | PROT_WRITE) == 0) {
+			if (!c->created)
+				open_bells(c);
+			if (c->bell[1] != NULL && attach(c, role) == 0)
+				break;
+		}
+		unmap(c);
+		if (now_ms() - start > 2000)
+			errx(1, "%s: channel never became ready (creator died?"
+			    "; remove it with -r)", name);
+		(void)usleep(1000);
+	}
+	if (!c->created && setcap && c->cap != cap)
+		warnx("%s: exists with capacity %llu; -s ignored", name,
+		    (unsigned long long)c->cap);
+	if (atexit(detach) != 0)
+		err(1, "atexit");
+	return c;
+}
+
+/*
+ * A creation that died before it finished: remove what it made, if it
+ * got as far as our header or no further than an empty object.
+ */
+static void
+remove_stale(struct ch *c)
+{
+	static const char zero[sizeof(struct chan)];
+	struct stat st;
+	struct chan *h;
+
+	if ((c->fd = shm_open(c->shm, O_RDONLY | O_NOFOLLOW, 0)) == -1 ||
+	    fstat(c->fd, &st) == -1)
+		err(1, "%s: %s", c->name, c->shm);
+	if (st.st_size >= HDRSZ) {
+		h = mmap(NULL, HDRSZ, PROT_READ, MAP_SHARED, c->fd, 0);
+		if (h == MAP_FAILED)
+			err(1, "%s: mmap", c->name);
+		if (memcmp(h->magic, MAGIC, sizeof(h->magic)) == 0)
+			names(c, c->name, h->gen);
+		else if (memcmp(h, zero, sizeof(zero)) != 0)
+			errx(1, "%s: not a channel", c->name);
+		(void)munmap(h, HDRSZ);
+	} else if (st.st_size != 0)
+		errx(1, "%s: not a channel", c->name);
+	vlog("%s: a creation that never finished", c->shm);
+	unlink_all(c);
+	unmap(c);
+}
+
+/*
+ * -r: mark the channel removed, wake everyone waiting on it so they see
+ * that at once, and unlink its objects.
+ */
+static void
+chan_remove(const char *name)
+{
+	struct ch *c = &chan;
+	int64_t start = now_ms();
+	int i, n;
+
+	names(c, name, 0);
+	for (;;) {
+		c->fd = shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0);
+		if (c->fd == -1 && errno == ENOENT)
+			errx(1, "%s: no such channel", name);
+		if (c->fd == -1)
+			err(1, "%s: shm_open %s", name, c->shm);
+		if (validate(c, PROT_READ | PROT_WRITE) == 0 || c->h != NULL)
+			break;
+		unmap(c);
+		if (now_ms() - start > 2000) {
+			remove_stale(c);
+			return;
+		}
+		(void)usleep(1000);
+	}
+	atomic_store(&c->h->state, REMOVED);
+	open_bells(c);
+	for (i = 0; i < 2; i++) {
+		n = (int)atomic_load(&c->h->sleepers[i]);
+		for (n = n > NSLOT ? NSLOT : n; c->bell[i] != NULL && n-- > 0;)
+			(void)sem_post(c->bell[i]);
+	}
+	unlink_all(c);
+	unmap(c);
+}

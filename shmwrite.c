@@ -1,0 +1,377 @@
+/*
+ * shmwrite - write a message or a stream to a shared memory channel
+ */
+#include "common.h"
+
+#define CHUNK_DIV	4	/* a stream commits at most cap/4 at a time */
+
+static const char usage_text[] =
+    "usage: shmwrite [-lvw] [-m mode] [-n name] [-s size] [-t seconds] "
+    "[message ...]\n"
+    "       shmwrite -r [-n name]\n";
+
+static struct ch *c;
+static int holding;		/* we hold the write token */
+static uint64_t wpos;		/* where our next record goes */
+static uint64_t mseq;		/* the stream we are writing, or 0 */
+static uint64_t mstart;		/* where it began */
+
+static void
+ring_put(uint64_t pos, const void *src, uint64_t len)
+{
+	struct iovec iov[2];
+	int i, n = ring_iov(c, pos, len, iov);
+
+	for (i = 0; i < n; i++) {
+		memcpy(iov[i].iov_base, src, iov[i].iov_len);
+		src = (const char *)src + iov[i].iov_len;
+	}
+}
+
+static void
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(2);
+}
+
+static void
+commit(void)
+{
+	atomic_store(&c->h->head, wpos);
+	ring_bell(c, READERS);
+}
+
+static void
+rec_put(uint64_t seq, uint32_t flags, const void *data, uint64_t len)
+{
+	struct rec r = { (uint32_t)len, flags, seq };
+
+	ring_put(wpos, &r, RECSZ);
+	if (data != NULL)
+		ring_put(wpos + RECSZ, data, len);
+	wpos += RECSZ + PAD(len);
+}
+
+static int
+space_ready(struct ch *ch, void *arg, int late)
+{
+	uint64_t need = *(uint64_t *)arg, tail = atomic_load(&ch->h->tail);
+
+	if (wpos - tail > ch->cap || tail % 16 != 0)
+		corrupt(ch);
+	if (mseq != 0 && (atomic_load(&ch->h->abandoned) == mseq ||
+	    (late && (int64_t)(tail - mstart) > 0 &&
+	    !alive(atomic_load(&ch->h->rtoken)))))
+		errx(1, "%s: reader went away", ch->name);
+	return ch->cap - (wpos - tail) >= need;
+}
+
+/*
+ * Wait for need bytes of free space; returns the free space.  Records
+ * not yet committed are committed first, or the reader could not free
+ * anything.
+ */
+static uint64_t
+wait_space(uint64_t need)
+{
+	if (!space_ready(c, &need, 0)) {
+		if (atomic_load(&c->h->head) != wpos)
+			commit();
+		await(c, WRITERS, space_ready, &need, "free space");
+	}
+	return c->cap - (wpos - atomic_load(&c->h->tail));
+}
+
+/*
+ * Take the write token.  If its holder died in the middle of a message,
+ * end that message with an ABORT record so that its reader stops.
+ */
+static void
+take(void)
+{
+	uint64_t tail, dead;
+
+	if (holding)
+		return;
+	dead = token_take(c, WRITERS) ? atomic_load(&c->h->wopen) : 0;
+	holding = 1;
+	if (!ring_span(c, &tail, &wpos))
+		corrupt(c);
+	if (dead != 0) {
+		vlog("ending message %llu of a dead writer",
+		    (unsigned long long)dead);
+		wait_space(RECSZ);
+		rec_put(dead, REC_LAST | REC_ABORT, NULL, 0);
+		commit();
+		atomic_store(&c->h->wopen, 0);
+	}
+}
+
+static void
+give(void)
+{
+	if (atomic_load(&c->h->head) != wpos)
+		commit();
+	holding = 0;
+	token_give(c, WRITERS);
+}
+
+static void
+stream_begin(void)
+{
+	mseq = atomic_fetch_add(&c->h->seq, 1) + 1;
+	mstart = wpos;
+	atomic_store(&c->h->wopen, mseq);
+}
+
+static void
+stream_end(void)
+{
+	commit();
+	atomic_store(&c->h->wopen, 0);
+	mseq = 0;
+}
+
+/* On the way out, never leave a stream open or the token held. */
+static void
+leave(void)
+{
+	if (!holding)
+		return;
+	if (mseq != 0) {
+		vlog("aborting message %llu", (unsigned long long)mseq);
+		rec_put(mseq, REC_LAST | REC_ABORT, NULL, 0);
+		stream_end();
+	}
+	give();
+}
+
+/*
+ * Queue len bytes at p as one message.  One that fits is a single record,
+ * whole or not at all; a larger one streams through as several.  Space
+ * for one empty record is always kept free, so that a stream can always
+ * be ended, even by someone else.
+ */
+static void
+send_buf(const char *p, uint64_t len)
+{
+	uint64_t n, room;
+	uint32_t first = REC_FIRST;
+
+	if (2 * RECSZ + PAD(len) <= c->cap) {
+		wait_space(2 * RECSZ + PAD(len));
+		rec_put(atomic_fetch_add(&c->h->seq, 1) + 1,
+		    REC_FIRST | REC_LAST, p, len);
+		return;
+	}
+	stream_begin();
+	do {
+		room = wait_space(2 * RECSZ + 16) - 2 * RECSZ;
+		n = len < room ? len : room;
+		rec_put(mseq, first | (n == len ? REC_LAST : 0), p, n);
+		commit();
+		first = 0;
+		p += n;
+		len -= n;
+	} while (len > 0);
+	stream_end();
+}
+
+/* Standard input to EOF as one message, read straight into the ring. */
+static void
+send_stream(void)
+{
+	uint64_t room, max = c->cap / CHUNK_DIV;
+	uint32_t first = REC_FIRST;
+	struct iovec iov[2];
+	ssize_t n;
+
+	take();
+	stream_begin();
+	for (;;) {
+		room = wait_space(2 * RECSZ + 16) - 2 * RECSZ;
+		n = readv(STDIN_FILENO, iov, ring_iov(c, wpos + RECSZ,
+		    room < max ? room : max, iov));
+		if (n == -1 && errno == EINTR) {
+			check_signal();
+			continue;
+		}
+		if (n == -1)
+			err(1, "stdin");
+		if (n == 0)
+			break;
+		rec_put(mseq, first, NULL, (uint64_t)n);
+		commit();
+		vlog("committed %zd bytes", n);
+		first = 0;
+		if (atomic_load(&c->h->abandoned) == mseq)
+			errx(1, "%s: reader went away", c->name);
+	}
+	rec_put(mseq, first | REC_LAST, NULL, 0);
+	stream_end();
+	give();
+}
+
+/* Each line of standard input as a message, committed as soon as read. */
+static void
+send_lines(void)
+{
+	size_t size = 64 * 1024, len = 0;
+	char *buf, *p, *nl;
+	ssize_t n;
+
+	if ((buf = malloc(size)) == NULL)
+		err(1, NULL);
+	for (;;) {
+		if (len == size && (buf = realloc(buf, size *= 2)) == NULL)
+			err(1, NULL);
+		n = read(STDIN_FILENO, buf + len, size - len);
+		if (n == -1 && errno == EINTR) {
+			check_signal();
+			continue;
+		}
+		if (n == -1)
+			err(1, "stdin");
+		if (n == 0)
+			break;
+		p = buf;
+		nl = memchr(buf + len, '\n', (size_t)n);
+		len += (size_t)n;
+		if (nl == NULL)
+			continue;
+		take();
+		do {
+			send_buf(p, (uint64_t)(nl + 1 - p));
+			p = nl + 1;
+		} while ((nl = memchr(p, '\n', (size_t)(buf + len - p))) != NULL);
+		give();
+		len = (size_t)(buf + len - p);
+		memmove(buf, p, len);
+	}
+	if (len > 0) {
+		take();
+		send_buf(buf, len);
+		give();
+	}
+	free(buf);
+}
+
+static void
+send_args(int argc, char *argv[])
+{
+	size_t len = 0;
+	char *buf, *p;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	if ((p = buf = malloc(len)) == NULL)
+		err(1, NULL);
+	for (i = 0; i < argc; i++) {
+		p = stpcpy(p, argv[i]);
+		*p++ = i + 1 < argc ? ' ' : '\n';
+	}
+	take();
+	send_buf(buf, len);
+	give();
+	free(buf);
+}
+
+static int
+drained(struct ch *ch, void *arg, int late)
+{
+	(void)late;
+	return (int64_t)(atomic_load(&ch->h->tail) - *(uint64_t *)arg) >= 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "any-owner",	no_argument,		NULL, 'A' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "lines",	no_argument,		NULL, 'l' },
+		{ "mode",	required_argument,	NULL, 'm' },
+		{ "name",	required_argument,	NULL, 'n' },
+		{ "remove",	no_argument,		NULL, 'r' },
+		{ "size",	required_argument,	NULL, 's' },
+		{ "timeout",	required_argument,	NULL, 't' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "wait",	no_argument,		NULL, 'w' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	const char *name = DEFAULT_NAME;
+	uint64_t cap = DEFAULT_CAP, end;
+	int ch, lflag = 0, rflag = 0, sflag = 0, wflag = 0;
+	mode_t mode = 0600;
+
+	while ((ch = getopt_long(argc, argv, "hlm:n:rs:t:Vvw", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'A':
+			any_owner = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return fclose(stdout) == 0 ? 0 : 1;
+		case 'l':
+			lflag = 1;
+			break;
+		case 'm':
+			mode = parse_mode(optarg);
+			break;
+		case 'n':
+			name = parse_name(optarg);
+			break;
+		case 'r':
+			rflag = 1;
+			break;
+		case 's':
+			cap = parse_size(optarg);
+			sflag = 1;
+			break;
+		case 't':
+			timeout = parse_seconds(optarg);
+			break;
+		case 'V':
+			puts("shmwrite " VERSION);
+			return fclose(stdout) == 0 ? 0 : 1;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'w':
+			wflag = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if ((lflag || rflag) && argc > 0) {
+		warnx("%s takes no operands", lflag ? "-l" : "-r");
+		usage();
+	}
+
+	if (rflag) {
+		chan_remove(name);
+		return 0;
+	}
+	catch_signals();
+	c = chan_open(name, 'w', cap, sflag, mode);
+	if (atexit(leave) != 0)
+		err(1, "atexit");
+	if (argc > 0)
+		send_args(argc, argv);
+	else if (lflag)
+		send_lines();
+	else
+		send_stream();
+	if (wflag) {
+		end = wpos;
+		await(c, WRITERS, drained, &end, "readers to take it all");
+	}
+	return 0;
+}
