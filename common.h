@@ -77,7 +77,7 @@
 #include <unistd.h>
 
 #define DEFAULT_NAME	"default"
-#define DEFAULT_CAP	(1024 * 1024)
+#define DEFAULT_CAP	(1024UL * 1024)
 #define MIN_CAP		4096
 #define MAX_CAP		(1024UL * 1024 * 1024)
 #define NAME_LEN	200	/* "sem.shmrw." NAME ".GEN.r" fits NAME_MAX */
@@ -513,13 +513,13 @@ static int
 token_ready(struct ch *c, void *arg, int late)
 {
 	struct take *t = arg;
-	uint64_t cur = 0;
+	uint64_t held = 0;
 
 	(void)c;
-	if (atomic_compare_exchange_strong(t->token, &cur, me))
+	if (atomic_compare_exchange_strong(t->token, &held, me))
 		return 1;
-	if (late && !alive(cur) &&
-	    atomic_compare_exchange_strong(t->token, &cur, me)) {
+	if (late && !alive(held) &&
+	    atomic_compare_exchange_strong(t->token, &held, me)) {
 		t->tookover = 1;
 		return 1;
 	}
@@ -765,9 +765,9 @@ detach(void)
 	die_of_signal();
 }
 
-/* Returns 0, or -1 if the channel is going away: open it again. */
+/* A free slot, or the slot of a process that died; -1 if none. */
 static int
-attach(struct ch *c, int role)
+claim(struct ch *c)
 {
 	uint64_t id;
 	int i;
@@ -775,23 +775,28 @@ attach(struct ch *c, int role)
 	for (i = 0; i < NSLOT; i++) {
 		id = 0;
 		if (atomic_compare_exchange_strong(&c->h->slot[i].id, &id, me))
-			break;
+			return i;
 	}
-	if (i == NSLOT)		/* take the slot of a process that died */
-		for (i = 0; i < NSLOT; i++) {
-			id = atomic_load(&c->h->slot[i].id);
-			if (!alive(id) && atomic_compare_exchange_strong(
-			    &c->h->slot[i].id, &id, me))
-				break;
-		}
-	if (i == NSLOT)
+	for (i = 0; i < NSLOT; i++) {
+		id = atomic_load(&c->h->slot[i].id);
+		if (!alive(id) &&
+		    atomic_compare_exchange_strong(&c->h->slot[i].id, &id, me))
+			return i;
+	}
+	return -1;
+}
+
+/* Returns 0, or -1 if the channel is going away: open it again. */
+static int
+attach(struct ch *c, int role)
+{
+	if ((c->slot = claim(c)) == -1)
 		errx(1, "%s: too many processes attached (%d)", c->name,
 		    NSLOT);
-	atomic_store(&c->h->slot[i].role, (uint32_t)role);
-	c->slot = i;
+	atomic_store(&c->h->slot[c->slot].role, (uint32_t)role);
 	if (atomic_load(&c->h->state) == LIVE)
 		return 0;
-	atomic_store(&c->h->slot[i].id, 0);
+	atomic_store(&c->h->slot[c->slot].id, 0);
 	c->slot = -1;
 	return -1;
 }

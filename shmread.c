@@ -8,7 +8,7 @@
 #include "common.h"
 
 #define NREC	512		/* records written out per batch, at most */
-#define STAGE	(64 * 1024)	/* small messages are gathered here */
+#define STAGE	(64UL * 1024)	/* small messages are gathered here */
 #define SMALL	256
 
 static const char usage_text[] =
@@ -36,7 +36,6 @@ struct batch {
 	int ncut;
 };
 
-static struct ch *c;
 static struct batch b;
 static int holding;		/* we hold the read token */
 static uint64_t cur;		/* the stream we are in, or 0 */
@@ -114,7 +113,7 @@ static void
 add_rec(uint64_t pos, const struct rec *r)
 {
 	struct iovec iov[2];
-	int i, n = ring_iov(c, pos + RECSZ, r->len, iov);
+	int i, n = ring_iov(&chan, pos + RECSZ, r->len, iov);
 
 	b.nrec++;
 	for (i = 0; i < n; i++)
@@ -138,9 +137,9 @@ msg_end(uint64_t pos, uint64_t head, int *aborted, int *nrec)
 	struct rec r;
 
 	for (*nrec = 0; pos != head; pos += sz, ++*nrec) {
-		if ((sz = rec_get(c, pos, head, &r)) == 0 ||
+		if ((sz = rec_get(&chan, pos, head, &r)) == 0 ||
 		    (seq != 0 && (r.seq != seq || (r.flags & REC_FIRST))))
-			corrupt(c);
+			corrupt(&chan);
 		seq = r.seq;
 		if (r.flags & REC_LAST) {
 			*aborted = (r.flags & REC_ABORT) != 0;
@@ -184,16 +183,16 @@ fill(long want)
 	int aborted, began, nrec, done = 0;
 	struct rec r;
 
-	if (!ring_span(c, &tail, &head))
-		corrupt(c);
+	if (!ring_span(&chan, &tail, &head))
+		corrupt(&chan);
 	for (pos = tail; pos != head && b.nrec < NREC && done < want;
 	    pos += sz) {
-		if ((sz = rec_get(c, pos, head, &r)) == 0)
-			corrupt(c);
+		if ((sz = rec_get(&chan, pos, head, &r)) == 0)
+			corrupt(&chan);
 		began = 0;
 		if (cur == 0 && !(r.flags & REC_FIRST)) {
 			/* remains of a message whose reader left */
-			atomic_store(&c->h->abandoned, r.seq);
+			atomic_store(&chan.h->abandoned, r.seq);
 			cut(pos + sz, 0);
 			continue;
 		}
@@ -212,8 +211,8 @@ fill(long want)
 					if (pos + sz == end)
 						break;
 					pos += sz;
-					if ((sz = rec_get(c, pos, head, &r)) == 0)
-						corrupt(c);
+					if ((sz = rec_get(&chan, pos, head, &r)) == 0)
+						corrupt(&chan);
 				}
 				cut(end, 1);
 				done++;
@@ -225,7 +224,7 @@ fill(long want)
 			began = 1;
 		}
 		if (r.seq != cur || (!began && (r.flags & REC_FIRST)))
-			corrupt(c);
+			corrupt(&chan);
 		if (r.flags & REC_ABORT) {
 			cut(pos + sz, 0);
 			return 1;
@@ -251,8 +250,8 @@ flush(void)
 	for (i = 0; i < b.ncut && b.cut[i].bytes <= out; i++)
 		done += b.cut[i].done;
 	if (i > 0) {
-		atomic_store(&c->h->tail, b.cut[i - 1].pos);
-		ring_bell(c, WRITERS);
+		atomic_store(&chan.h->tail, b.cut[i - 1].pos);
+		ring_bell(&chan, WRITERS);
 		vlog("wrote %zu bytes, consumed up to %llu", out,
 		    (unsigned long long)b.cut[i - 1].pos);
 	}
@@ -274,9 +273,9 @@ leave(void)
 	if (!holding)
 		return;
 	if (cur != 0)	/* tell its writer to stop */
-		atomic_store(&c->h->abandoned, cur);
+		atomic_store(&chan.h->abandoned, cur);
 	holding = 0;
-	token_give(c, READERS);
+	token_give(&chan, READERS);
 }
 
 /* Take count messages, or for ever if count < 0. */
@@ -287,22 +286,22 @@ take_messages(long count)
 
 	while (count != 0) {
 		if (!holding) {
-			token_take(c, READERS);
+			token_take(&chan, READERS);
 			holding = 1;
 		}
-		await(c, READERS, data_ready, NULL, cur != 0 ?
+		await(&chan, READERS, data_ready, NULL, cur != 0 ?
 		    "the rest of the message" : "a message");
 		aborted = fill(count < 0 ? NREC : count);
 		count -= flush();
 		if (aborted) {
 			cur = 0;
 			errx(1, "%s: message truncated (writer went away)",
-			    c->name);
+			    chan.name);
 		}
 		/* Between messages, let other readers have a turn. */
-		if (cur == 0 && atomic_load(&c->h->sleepers[READERS]) > 0) {
+		if (cur == 0 && atomic_load(&chan.h->sleepers[READERS]) > 0) {
 			holding = 0;
-			token_give(c, READERS);
+			token_give(&chan, READERS);
 		}
 	}
 }
@@ -511,7 +510,7 @@ main(int argc, char *argv[])
 		rc = list();
 	else {
 		catch_signals();
-		c = chan_open(name, 'r', cap, sflag, mode);
+		(void)chan_open(name, 'r', cap, sflag, mode);
 		if (atexit(leave) != 0)
 			err(1, "atexit");
 		take_messages(fflag ? -1 : count);

@@ -10,7 +10,6 @@ static const char usage_text[] =
     "[message ...]\n"
     "       shmwrite -r [-n name]\n";
 
-static struct ch *c;
 static int holding;		/* we hold the write token */
 static uint64_t wpos;		/* where our next record goes */
 static uint64_t mseq;		/* the stream we are writing, or 0 */
@@ -20,7 +19,7 @@ static void
 ring_put(uint64_t pos, const void *src, uint64_t len)
 {
 	struct iovec iov[2];
-	int i, n = ring_iov(c, pos, len, iov);
+	int i, n = ring_iov(&chan, pos, len, iov);
 
 	for (i = 0; i < n; i++) {
 		memcpy(iov[i].iov_base, src, iov[i].iov_len);
@@ -38,8 +37,8 @@ usage(void)
 static void
 commit(void)
 {
-	atomic_store(&c->h->head, wpos);
-	ring_bell(c, READERS);
+	atomic_store(&chan.h->head, wpos);
+	ring_bell(&chan, READERS);
 }
 
 static void
@@ -75,12 +74,12 @@ space_ready(struct ch *ch, void *arg, int late)
 static uint64_t
 wait_space(uint64_t need)
 {
-	if (!space_ready(c, &need, 0)) {
-		if (atomic_load(&c->h->head) != wpos)
+	if (!space_ready(&chan, &need, 0)) {
+		if (atomic_load(&chan.h->head) != wpos)
 			commit();
-		await(c, WRITERS, space_ready, &need, "free space");
+		await(&chan, WRITERS, space_ready, &need, "free space");
 	}
-	return c->cap - (wpos - atomic_load(&c->h->tail));
+	return chan.cap - (wpos - atomic_load(&chan.h->tail));
 }
 
 /*
@@ -94,42 +93,42 @@ take(void)
 
 	if (holding)
 		return;
-	dead = token_take(c, WRITERS) ? atomic_load(&c->h->wopen) : 0;
+	dead = token_take(&chan, WRITERS) ? atomic_load(&chan.h->wopen) : 0;
 	holding = 1;
-	if (!ring_span(c, &tail, &wpos))
-		corrupt(c);
+	if (!ring_span(&chan, &tail, &wpos))
+		corrupt(&chan);
 	if (dead != 0) {
 		vlog("ending message %llu of a dead writer",
 		    (unsigned long long)dead);
 		wait_space(RECSZ);
 		rec_put(dead, REC_LAST | REC_ABORT, NULL, 0);
 		commit();
-		atomic_store(&c->h->wopen, 0);
+		atomic_store(&chan.h->wopen, 0);
 	}
 }
 
 static void
 give(void)
 {
-	if (atomic_load(&c->h->head) != wpos)
+	if (atomic_load(&chan.h->head) != wpos)
 		commit();
 	holding = 0;
-	token_give(c, WRITERS);
+	token_give(&chan, WRITERS);
 }
 
 static void
 stream_begin(void)
 {
-	mseq = atomic_fetch_add(&c->h->seq, 1) + 1;
+	mseq = atomic_fetch_add(&chan.h->seq, 1) + 1;
 	mstart = wpos;
-	atomic_store(&c->h->wopen, mseq);
+	atomic_store(&chan.h->wopen, mseq);
 }
 
 static void
 stream_end(void)
 {
 	commit();
-	atomic_store(&c->h->wopen, 0);
+	atomic_store(&chan.h->wopen, 0);
 	mseq = 0;
 }
 
@@ -157,19 +156,20 @@ static void
 send_buf(const char *p, uint64_t len)
 {
 	uint64_t n, room;
-	uint32_t first = REC_FIRST;
+	uint32_t first = REC_FIRST, last;
 
-	if (2 * RECSZ + PAD(len) <= c->cap) {
+	if (2 * RECSZ + PAD(len) <= chan.cap) {
 		wait_space(2 * RECSZ + PAD(len));
-		rec_put(atomic_fetch_add(&c->h->seq, 1) + 1,
+		rec_put(atomic_fetch_add(&chan.h->seq, 1) + 1,
 		    REC_FIRST | REC_LAST, p, len);
 		return;
 	}
 	stream_begin();
 	do {
 		room = wait_space(2 * RECSZ + 16) - 2 * RECSZ;
-		n = len < room ? len : room;
-		rec_put(mseq, first | (n == len ? REC_LAST : 0), p, n);
+		last = len <= room ? REC_LAST : 0;
+		n = last ? len : room;
+		rec_put(mseq, first | last, p, n);
 		commit();
 		first = 0;
 		p += n;
@@ -182,7 +182,7 @@ send_buf(const char *p, uint64_t len)
 static void
 send_stream(void)
 {
-	uint64_t room, max = c->cap / CHUNK_DIV;
+	uint64_t room, max = chan.cap / CHUNK_DIV;
 	uint32_t first = REC_FIRST;
 	struct iovec iov[2];
 	ssize_t n;
@@ -191,7 +191,7 @@ send_stream(void)
 	stream_begin();
 	for (;;) {
 		room = wait_space(2 * RECSZ + 16) - 2 * RECSZ;
-		n = readv(STDIN_FILENO, iov, ring_iov(c, wpos + RECSZ,
+		n = readv(STDIN_FILENO, iov, ring_iov(&chan, wpos + RECSZ,
 		    room < max ? room : max, iov));
 		if (n == -1 && errno == EINTR) {
 			check_signal();
@@ -205,8 +205,8 @@ send_stream(void)
 		commit();
 		vlog("committed %zd bytes", n);
 		first = 0;
-		if (atomic_load(&c->h->abandoned) == mseq)
-			errx(1, "%s: reader went away", c->name);
+		if (atomic_load(&chan.h->abandoned) == mseq)
+			errx(1, "%s: reader went away", chan.name);
 	}
 	rec_put(mseq, first | REC_LAST, NULL, 0);
 	stream_end();
@@ -217,15 +217,18 @@ send_stream(void)
 static void
 send_lines(void)
 {
-	size_t size = 64 * 1024, len = 0;
-	char *buf, *p, *nl;
+	size_t size = 65536, len = 0;
+	char *buf, *p, *nl, *bigger;
 	ssize_t n;
 
 	if ((buf = malloc(size)) == NULL)
 		err(1, NULL);
 	for (;;) {
-		if (len == size && (buf = realloc(buf, size *= 2)) == NULL)
-			err(1, NULL);
+		if (len == size) {
+			if ((bigger = realloc(buf, size *= 2)) == NULL)
+				err(1, NULL);
+			buf = bigger;
+		}
 		n = read(STDIN_FILENO, buf + len, size - len);
 		if (n == -1 && errno == EINTR) {
 			check_signal();
@@ -360,7 +363,7 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	catch_signals();
-	c = chan_open(name, 'w', cap, sflag, mode);
+	(void)chan_open(name, 'w', cap, sflag, mode);
 	if (atexit(leave) != 0)
 		err(1, "atexit");
 	if (argc > 0)
@@ -371,7 +374,7 @@ main(int argc, char *argv[])
 		send_stream();
 	if (wflag) {
 		end = wpos;
-		await(c, WRITERS, drained, &end, "readers to take it all");
+		await(&chan, WRITERS, drained, &end, "readers to take it all");
 	}
 	return 0;
 }
