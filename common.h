@@ -210,6 +210,23 @@ alive(uint64_t id)
 
 /* --- parsing -------------------------------------------------------- */
 
+/* getopt_long(), told to be quiet, returned ':' or '?'. */
+static void
+badopt(int ch, char *argv[])
+{
+	const char *arg = argv[optind - 1];
+
+	if (strncmp(arg, "--", 2) != 0)
+		warnx("%s: '-%c'", ch == ':' ? "option requires an argument" :
+		    "unknown option", optopt);
+	else if (ch == ':')
+		warnx("option requires an argument: '%s'", arg);
+	else
+		warnx("%s: '%s'", optopt != 0 ? "option takes no argument" :
+		    "unknown option", arg);
+	usage();
+}
+
 static void
 badarg(const char *what, const char *arg)
 {
@@ -828,13 +845,13 @@ chan_open(const char *name, int role, uint64_t cap, int setcap, mode_t mode)
 	for (;;) {
 		c->fd = shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0);
 		if (c->fd == -1 && errno == ENOENT) {
-			mask = umask(0);
+			mask = umask(0);	/* the mode, exactly */
 			c->fd = shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
 			    O_NOFOLLOW, mode);
-			(void)umask(mask);
 			if (c->fd != -1)
 				create(c, cap, mode);
-			else if (errno == EEXIST)
+			(void)umask(mask);
+			if (c->fd == -1 && errno == EEXIST)
 				continue;
 		}
 		if (c->fd == -1)

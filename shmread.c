@@ -435,7 +435,8 @@ main(int argc, char *argv[])
 	mode_t mode = 0600;
 	char *end;
 
-	while ((ch = getopt_long(argc, argv, "c:fhm:n:rs:t:Vv", longopts,
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:fhm:n:rs:t:Vv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case OPT_ANY:
@@ -484,7 +485,7 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
-			usage();
+			badopt(ch, argv);
 		}
 	}
 	argc -= optind;

@@ -310,7 +310,8 @@ main(int argc, char *argv[])
 	int ch, lflag = 0, rflag = 0, sflag = 0, wflag = 0;
 	mode_t mode = 0600;
 
-	while ((ch = getopt_long(argc, argv, "hlm:n:rs:t:Vvw", longopts,
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":hlm:n:rs:t:Vvw", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'A':
@@ -348,7 +349,7 @@ main(int argc, char *argv[])
 			wflag = 1;
 			break;
 		default:
-			usage();
+			badopt(ch, argv);
 		}
 	}
 	argc -= optind;
