@@ -65,6 +65,7 @@
 #include <limits.h>
 #include <math.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -148,6 +149,8 @@ static double timeout = -1;	/* seconds; < 0 waits for ever */
 static uint64_t me;		/* our owner word */
 static struct ch chan = { .fd = -1, .slot = -1 };
 static volatile sig_atomic_t caught;
+static volatile sig_atomic_t in_io;
+static sigjmp_buf iojmp;
 static char busmsg[sizeof(PREFIX) + NAME_LEN + 64];
 
 static void usage(void);
@@ -312,6 +315,10 @@ static void
 on_signal(int sig)
 {
 	caught = sig;
+	if (in_io) {
+		in_io = 0;
+		siglongjmp(iojmp, 1);
+	}
 }
 
 static void
@@ -359,11 +366,45 @@ static void
 die_of_signal(void)
 {
 	int sig = caught;
+	sigset_t set;
 
 	if (sig == 0)
 		return;
 	(void)signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);	/* see io() */
 	(void)raise(sig);
+}
+
+/*
+ * readv() or writev() that a signal always interrupts: one that arrives
+ * after caught was looked at and before the call blocks would otherwise
+ * wait for input that may never come.  The handler jumps back here; its
+ * signal stays blocked until die_of_signal().  Bytes moved by a call that
+ * was interrupted just as it returned are not counted: the channel sees
+ * them as never read, or never written out.
+ */
+static ssize_t
+io(int out, int fd, const struct iovec *iov, int n)
+{
+	ssize_t r;
+
+	if (sigsetjmp(iojmp, 0) != 0) {
+		errno = EINTR;
+		return -1;
+	}
+	in_io = 1;
+	if (caught) {
+		in_io = 0;
+		errno = EINTR;
+		return -1;
+	}
+	r = out ? writev(fd, iov, n) : readv(fd, iov, n);
+	in_io = 0;
+	if (r == -1 && errno == EFAULT)	/* the kernel's SIGBUS */
+		errx(1, "%s: channel truncated", chan.name);
+	return r;
 }
 
 /* --- the ring ------------------------------------------------------- */
@@ -493,6 +534,9 @@ await(struct ch *c, int side, ready_fn *ready, void *arg, const char *what)
 		if (atomic_load(&c->h->state) == REMOVED ||
 		    (late && fstat(c->fd, &st) == 0 && st.st_nlink == 0))
 			errx(1, "%s: channel removed", c->name);
+		if (late && fstat(c->fd, &st) == 0 &&
+		    (uint64_t)st.st_size != HDRSZ + c->cap)
+			errx(1, "%s: channel truncated", c->name);
 		t = now_ms();
 		if (deadline >= 0 && t >= deadline) {
 			vlog("timed out waiting for %s", what);
@@ -563,6 +607,7 @@ token_give(struct ch *c, int side)
 
 	atomic_compare_exchange_strong(side == WRITERS ? &c->h->wtoken :
 	    &c->h->rtoken, &mine, 0);
+	vlog("gave back the %s token", side == WRITERS ? "write" : "read");
 	ring_bell(c, side);
 }
 
@@ -710,7 +755,7 @@ validate(struct ch *c, int prot)
 	}
 	c->ring = (unsigned char *)c->h + HDRSZ;
 	names(c, c->name, hd.gen);
-	vlog("mapped %s: %llu + %llu bytes", c->shm,
+	vlog("mmap %s: %llu + %llu bytes", c->shm,
 	    (unsigned long long)HDRSZ, (unsigned long long)c->cap);
 	return state == LIVE ? 0 : -1;
 }
@@ -718,9 +763,15 @@ validate(struct ch *c, int prot)
 static void
 open_bells(struct ch *c)
 {
+	char path[sizeof(SHMDIR) + sizeof(c->sem[0]) + 4];
+	struct stat st;
 	int i;
 
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
+		(void)snprintf(path, sizeof(path), SHMDIR "sem.%s",
+		    c->sem[i] + 1);
+		if (lstat(path, &st) == 0)
+			check_object(c, &st);
 		if ((c->bell[i] = sem_open(c->sem[i], 0)) == SEM_FAILED) {
 			c->bell[i] = NULL;
 			if (errno == ENOENT &&
@@ -728,6 +779,7 @@ open_bells(struct ch *c)
 				return;
 			err(1, "%s: sem_open %s", c->name, c->sem[i]);
 		}
+	}
 }
 
 static int
@@ -768,6 +820,7 @@ detach(void)
 	if (c->slot >= 0) {
 		atomic_store(&c->h->slot[c->slot].id, 0);
 		c->slot = -1;
+		vlog("leaving %s", c->shm);
 		if (others_alive(c) == 0 && ring_span(c, &tail, &head) &&
 		    ring_count(c, tail, head) == 0 &&
 		    atomic_compare_exchange_strong(&c->h->state, &live,
@@ -844,6 +897,8 @@ chan_open(const char *name, int role, uint64_t cap, int setcap, mode_t mode)
 	    program_invocation_short_name, name);
 	for (;;) {
 		c->fd = shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0);
+		vlog("shm_open %s: %s", c->shm, c->fd != -1 ? "opened" :
+		    strerror(errno));
 		if (c->fd == -1 && errno == ENOENT) {
 			mask = umask(0);	/* the mode, exactly */
 			c->fd = shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |

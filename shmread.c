@@ -67,7 +67,7 @@ writeall(int fd, struct iovec *iov, int n)
 	ssize_t w;
 
 	while (n > 0) {
-		if ((w = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n)) == -1) {
+		if ((w = io(1, fd, iov, n > IOV_MAX ? IOV_MAX : n)) == -1) {
 			if (errno == EINTR && !caught)
 				continue;
 			break;

@@ -37,6 +37,9 @@ usage(void)
 static void
 commit(void)
 {
+	vlog("commit: head %llu -> %llu",
+	    (unsigned long long)atomic_load(&chan.h->head),
+	    (unsigned long long)wpos);
 	atomic_store(&chan.h->head, wpos);
 	ring_bell(&chan, READERS);
 }
@@ -191,7 +194,7 @@ send_stream(void)
 	stream_begin();
 	for (;;) {
 		room = wait_space(2 * RECSZ + 16) - 2 * RECSZ;
-		n = readv(STDIN_FILENO, iov, ring_iov(&chan, wpos + RECSZ,
+		n = io(0, STDIN_FILENO, iov, ring_iov(&chan, wpos + RECSZ,
 		    room < max ? room : max, iov));
 		if (n == -1 && errno == EINTR) {
 			check_signal();
@@ -203,7 +206,6 @@ send_stream(void)
 			break;
 		rec_put(mseq, first, NULL, (uint64_t)n);
 		commit();
-		vlog("committed %zd bytes", n);
 		first = 0;
 		if (atomic_load(&chan.h->abandoned) == mseq)
 			errx(1, "%s: reader went away", chan.name);
@@ -219,6 +221,7 @@ send_lines(void)
 {
 	size_t size = 65536, len = 0;
 	char *buf, *p, *nl, *bigger;
+	struct iovec iov;
 	ssize_t n;
 
 	if ((buf = malloc(size)) == NULL)
@@ -229,7 +232,9 @@ send_lines(void)
 				err(1, NULL);
 			buf = bigger;
 		}
-		n = read(STDIN_FILENO, buf + len, size - len);
+		iov.iov_base = buf + len;
+		iov.iov_len = size - len;
+		n = io(0, STDIN_FILENO, &iov, 1);
 		if (n == -1 && errno == EINTR) {
 			check_signal();
 			continue;
