@@ -27,8 +27,8 @@
  *     consumes record by record, as a pipe would.
  *
  * Who may touch what: only the wtoken holder writes head, seq, wopen and
- * the free part of the ring; only the rtoken holder writes tail and frees
- * records.  Anyone may set abandoned and state, and claim a slot.
+ * the free part of the ring; only the rtoken holder writes tail and rin.
+ * Anyone may set abandoned and state, and claim a slot.
  *
  * Sleeping: a waiter adds itself to rsleep or wsleep, checks its condition
  * once more and sleeps on its side's bell; whoever changes the condition
@@ -42,9 +42,11 @@
  * Crashes: tokens hold an owner word, pid and process start time, so a
  * recycled pid never passes for a dead holder.  A dead holder's token is
  * taken over with compare-and-swap.  A writer that takes over closes the
- * dead writer's open message with an ABORT record; a reader that finds the
- * remains of a message whose reader left skips them and sets abandoned,
- * which tells that message's writer to stop ("reader went away").
+ * dead writer's open message with an ABORT record.  A reader that starts
+ * writing out a stream says so in rin; a reader that finds the remains of
+ * a stream whose reader left (rin, or records without their FIRST) skips
+ * them and sets abandoned, which tells that stream's writer to stop
+ * ("reader went away"), as does the death of the reader named in rin.
  *
  * Everything in the segment may have been written by a hostile or broken
  * process: cap is read once and checked against the object's size, and
@@ -123,6 +125,7 @@ struct chan {
 	_Atomic uint64_t seq;		/* last message number used */
 	_Atomic uint64_t wopen;		/* message being written, or 0 */
 	_Atomic uint64_t abandoned;	/* message its reader gave up */
+	_Atomic uint64_t rin;		/* stream being written out */
 	struct slot slot[NSLOT];
 };
 _Static_assert(sizeof(struct chan) <= HDRSZ, "header larger than a page");
@@ -215,7 +218,7 @@ alive(uint64_t id)
 
 /* getopt_long(), told to be quiet, returned ':' or '?'. */
 static void
-badopt(int ch, char *argv[])
+badopt(int ch, char *const argv[])
 {
 	const char *arg = argv[optind - 1];
 

@@ -190,9 +190,12 @@ fill(long want)
 		if ((sz = rec_get(&chan, pos, head, &r)) == 0)
 			corrupt(&chan);
 		began = 0;
-		if (cur == 0 && !(r.flags & REC_FIRST)) {
-			/* remains of a message whose reader left */
+		if (cur == 0 && (!(r.flags & REC_FIRST) ||
+		    r.seq == atomic_load(&chan.h->rin))) {
+			/* the remains of a stream whose reader left */
 			atomic_store(&chan.h->abandoned, r.seq);
+			if (r.flags & REC_LAST)
+				atomic_store(&chan.h->rin, 0);
 			cut(pos + sz, 0);
 			continue;
 		}
@@ -221,17 +224,20 @@ fill(long want)
 			if (b.ncut > 0)
 				break;
 			cur = r.seq;	/* a stream: out as it comes */
+			atomic_store(&chan.h->rin, cur);
 			began = 1;
 		}
 		if (r.seq != cur || (!began && (r.flags & REC_FIRST)))
 			corrupt(&chan);
 		if (r.flags & REC_ABORT) {
+			atomic_store(&chan.h->rin, 0);
 			cut(pos + sz, 0);
 			return 1;
 		}
 		add_rec(pos, &r);
 		cut(pos + sz, (r.flags & REC_LAST) != 0);
 		if (r.flags & REC_LAST) {
+			atomic_store(&chan.h->rin, 0);
 			cur = 0;
 			done++;
 		}

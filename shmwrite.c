@@ -13,7 +13,6 @@ static const char usage_text[] =
 static int holding;		/* we hold the write token */
 static uint64_t wpos;		/* where our next record goes */
 static uint64_t mseq;		/* the stream we are writing, or 0 */
-static uint64_t mstart;		/* where it began */
 
 static void
 ring_put(uint64_t pos, const void *src, uint64_t len)
@@ -63,7 +62,7 @@ space_ready(struct ch *ch, void *arg, int late)
 	if (wpos - tail > ch->cap || tail % 16 != 0)
 		corrupt(ch);
 	if (mseq != 0 && (atomic_load(&ch->h->abandoned) == mseq ||
-	    (late && (int64_t)(tail - mstart) > 0 &&
+	    (late && atomic_load(&ch->h->rin) == mseq &&
 	    !alive(atomic_load(&ch->h->rtoken)))))
 		errx(1, "%s: reader went away", ch->name);
 	return ch->cap - (wpos - tail) >= need;
@@ -123,7 +122,6 @@ static void
 stream_begin(void)
 {
 	mseq = atomic_fetch_add(&chan.h->seq, 1) + 1;
-	mstart = wpos;
 	atomic_store(&chan.h->wopen, mseq);
 }
 
