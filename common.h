@@ -218,10 +218,8 @@ alive(uint64_t id)
 
 /* getopt_long(), told to be quiet, returned ':' or '?'. */
 static void
-badopt(int ch, char *const argv[])
+badopt(int ch, const char *arg)
 {
-	const char *arg = argv[optind - 1];
-
 	if (strncmp(arg, "--", 2) != 0)
 		warnx("%s: '-%c'", ch == ':' ? "option requires an argument" :
 		    "unknown option", optopt);

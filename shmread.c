@@ -491,7 +491,7 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
-			badopt(ch, argv);
+			badopt(ch, argv[optind - 1]);
 		}
 	}
 	argc -= optind;

@@ -352,7 +352,7 @@ main(int argc, char *argv[])
 			wflag = 1;
 			break;
 		default:
-			badopt(ch, argv);
+			badopt(ch, argv[optind - 1]);
 		}
 	}
 	argc -= optind;
