@@ -93,20 +93,20 @@ usage(void)
 static void
 add(const void *p, size_t len)
 {
-	struct iovec *last = &b.iov[b.niov - 1];
+	char *to = b.stage + b.staged;
+	struct iovec *last = b.niov > 0 ? &b.iov[b.niov - 1] : NULL;
 
 	b.bytes += len;
-	if (len <= SMALL && b.staged + len <= STAGE) {
-		memcpy(b.stage + b.staged, p, len);
-		if (b.niov > 0 && (char *)last->iov_base + last->iov_len ==
-		    b.stage + b.staged)
-			last->iov_len += len;
-		else
-			b.iov[b.niov++] = (struct iovec){ b.stage + b.staged,
-			    len };
-		b.staged += len;
-	} else
+	if (len > SMALL || b.staged + len > STAGE) {
 		b.iov[b.niov++] = (struct iovec){ (void *)(uintptr_t)p, len };
+		return;
+	}
+	memcpy(to, p, len);
+	b.staged += len;
+	if (last != NULL && (char *)last->iov_base + last->iov_len == to)
+		last->iov_len += len;
+	else
+		b.iov[b.niov++] = (struct iovec){ to, len };
 }
 
 static void
