@@ -557,9 +557,11 @@ await(struct ch *c, int side, ready_fn *ready, void *arg, const char *what)
 		ts.tv_sec = t / 1000;
 		ts.tv_nsec = t % 1000 * 1000000;
 		atomic_fetch_add(&c->h->sleepers[side], 1);
-		if (!ready(c, arg, 0))
-			(void)sem_clockwait(c->bell[side], CLOCK_MONOTONIC,
-			    &ts);
+		if (ready(c, arg, 0)) {		/* it may take something */
+			atomic_fetch_sub(&c->h->sleepers[side], 1);
+			return;
+		}
+		(void)sem_clockwait(c->bell[side], CLOCK_MONOTONIC, &ts);
 		atomic_fetch_sub(&c->h->sleepers[side], 1);
 	}
 }
