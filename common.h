@@ -126,6 +126,7 @@ struct chan {
 	_Atomic uint64_t wopen;		/* message being written, or 0 */
 	_Atomic uint64_t abandoned;	/* message its reader gave up */
 	_Atomic uint64_t rin;		/* stream being written out */
+	_Atomic uint64_t reaper;	/* who is removing it, or 0 */
 	struct slot slot[NSLOT];
 };
 _Static_assert(sizeof(struct chan) <= HDRSZ, "header larger than a page");
@@ -661,9 +662,9 @@ static void
 unlink_all(struct ch *c)
 {
 	vlog("shm_unlink %s, sem_unlink %s %s", c->shm, c->sem[0], c->sem[1]);
+	(void)shm_unlink(c->shm);	/* first: then the name is free */
 	(void)sem_unlink(c->sem[0]);
 	(void)sem_unlink(c->sem[1]);
-	(void)shm_unlink(c->shm);
 }
 
 static void
@@ -729,34 +730,24 @@ validate(struct ch *c, int prot)
 	check_object(c, &st);
 	if (st.st_size == 0)		/* still being created */
 		return -1;
-	if ((uint64_t)st.st_size < HDRSZ)
+	if ((uint64_t)st.st_size < HDRSZ + MIN_CAP ||
+	    (uint64_t)st.st_size > HDRSZ + MAX_CAP)
 		errx(1, "%s: not a channel", c->name);
-	c->h = mmap(NULL, HDRSZ, prot, MAP_SHARED, c->fd, 0);
-	if (c->h == MAP_FAILED) {
-		c->h = NULL;
-		err(1, "%s: mmap", c->name);
-	}
-	if ((state = atomic_load(&c->h->state)) == 0) {
-		(void)munmap(c->h, HDRSZ);
-		c->h = NULL;
-		return -1;
-	}
-	memcpy(&hd, c->h, offsetof(struct chan, creator));
-	(void)munmap(c->h, HDRSZ);
-	c->h = NULL;
-	if (memcmp(hd.magic, MAGIC, sizeof(hd.magic)) != 0 ||
-	    hd.version != VERSION_NUM || state > REMOVED)
-		errx(1, "%s: not a channel", c->name);
-	if (hd.cap < MIN_CAP || hd.cap > MAX_CAP || hd.cap % MIN_CAP != 0 ||
-	    (uint64_t)st.st_size != HDRSZ + hd.cap)
-		corrupt(c);
-	c->cap = hd.cap;
-	c->h = mmap(NULL, HDRSZ + c->cap, prot, MAP_SHARED, c->fd, 0);
+	c->cap = (uint64_t)st.st_size - HDRSZ;
+	c->h = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, c->fd, 0);
 	if (c->h == MAP_FAILED) {
 		c->h = NULL;
 		err(1, "%s: mmap", c->name);
 	}
 	c->ring = (unsigned char *)c->h + HDRSZ;
+	if ((state = atomic_load(&c->h->state)) == 0)
+		return -1;
+	memcpy(&hd, c->h, offsetof(struct chan, creator));
+	if (memcmp(hd.magic, MAGIC, sizeof(hd.magic)) != 0 ||
+	    hd.version != VERSION_NUM || state > REMOVED)
+		errx(1, "%s: not a channel", c->name);
+	if (hd.cap != c->cap || hd.cap % MIN_CAP != 0)
+		corrupt(c);
 	names(c, c->name, hd.gen);
 	vlog("mmap %s: %llu + %llu bytes", c->shm,
 	    (unsigned long long)HDRSZ, (unsigned long long)c->cap);
@@ -815,7 +806,7 @@ static void
 detach(void)
 {
 	struct ch *c = &chan;
-	uint64_t tail, head;
+	uint64_t tail, head, none = 0;
 	uint32_t live = LIVE;
 
 	if (c->h == NULL)
@@ -826,12 +817,15 @@ detach(void)
 		vlog("leaving %s", c->shm);
 		if (others_alive(c) == 0 && ring_span(c, &tail, &head) &&
 		    ring_count(c, tail, head) == 0 &&
-		    atomic_compare_exchange_strong(&c->h->state, &live,
-		    DYING)) {
-			if (others_alive(c) == 0)
-				unlink_all(c);
-			else
-				atomic_store(&c->h->state, LIVE);
+		    atomic_compare_exchange_strong(&c->h->reaper, &none, me)) {
+			if (atomic_compare_exchange_strong(&c->h->state, &live,
+			    DYING)) {
+				if (others_alive(c) == 0)
+					unlink_all(c);
+				else
+					atomic_store(&c->h->state, LIVE);
+			}
+			atomic_store(&c->h->reaper, 0);
 		}
 	}
 	unmap(c);
@@ -857,6 +851,32 @@ claim(struct ch *c)
 			return i;
 	}
 	return -1;
+}
+
+/*
+ * The channel is being removed.  If the last process that left died
+ * before it was done, take the channel back; if it was marked removed,
+ * finish the removal, making sure the name still is this object.
+ */
+static void
+settle(struct ch *c)
+{
+	uint64_t r = atomic_load(&c->h->reaper);
+	char path[sizeof(SHMDIR) + sizeof(c->shm)];
+	struct stat a, b;
+
+	if (atomic_load(&c->h->state) == DYING && r != 0 && !alive(r) &&
+	    atomic_compare_exchange_strong(&c->h->reaper, &r, me)) {
+		vlog("%s: taking it back from a process that died", c->shm);
+		atomic_store(&c->h->state, LIVE);
+		atomic_store(&c->h->reaper, 0);
+		return;
+	}
+	(void)snprintf(path, sizeof(path), SHMDIR "%s", c->shm + 1);
+	if (atomic_load(&c->h->state) == REMOVED &&
+	    fstat(c->fd, &a) == 0 && stat(path, &b) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		unlink_all(c);
 }
 
 /* Returns 0, or -1 if the channel is going away: open it again. */
@@ -920,6 +940,8 @@ chan_open(const char *name, int role, uint64_t cap, int setcap, mode_t mode)
 			if (c->bell[1] != NULL && attach(c, role) == 0)
 				break;
 		}
+		if (c->h != NULL && now_ms() - start > SLICE_MS)
+			settle(c);
 		unmap(c);
 		if (now_ms() - start > 2000)
 			errx(1, "%s: channel never became ready (creator died?"
@@ -982,7 +1004,8 @@ chan_remove(const char *name)
 			errx(1, "%s: no such channel", name);
 		if (c->fd == -1)
 			err(1, "%s: shm_open %s", name, c->shm);
-		if (validate(c, PROT_READ | PROT_WRITE) == 0 || c->h != NULL)
+		if (validate(c, PROT_READ | PROT_WRITE) == 0 ||
+		    (c->h != NULL && atomic_load(&c->h->state) != 0))
 			break;
 		unmap(c);
 		if (now_ms() - start > 2000) {
