@@ -9,9 +9,9 @@
  *
  * The shared memory object is one header page (struct chan) followed by a
  * ring of cap bytes.  head and tail count bytes ever committed and ever
- * consumed; head - tail bytes are queued.  The ring holds records: a
- * struct rec and len bytes of data, padded to 16 bytes so that a record
- * header never wraps.  A message is the records from one marked FIRST to
+ * consumed; head - tail bytes are queued.  The ring holds records: an
+ * 8-byte header (struct rec) and len bytes of data, padded to 8 bytes so
+ * that a header never wraps.  A message is the records from one marked FIRST to
  * one marked LAST; a message that fits is a single FIRST|LAST record.
  *
  * How a message travels:
@@ -95,15 +95,23 @@
 
 enum { LIVE = 1, DYING, REMOVED };	/* state; 0 while being built */
 enum { READERS, WRITERS };		/* the two bells */
-enum { REC_FIRST = 1, REC_LAST = 2, REC_ABORT = 4 };
+
+/*
+ * In the ring a record header is two 32-bit words: the length of the data
+ * that follows, with the flags in its top bits, and the message number.
+ */
+#define RECSZ		((uint64_t)8)
+#define LENMAX		((1U << 29) - 1)	/* data in one record */
+#define PAD(n)		(((uint64_t)(n) + 7) & ~(uint64_t)7)
+#define REC_FIRST	(1U << 29)
+#define REC_LAST	(1U << 30)
+#define REC_ABORT	(1U << 31)
 
 struct rec {
 	uint32_t len;
 	uint32_t flags;
-	uint64_t seq;		/* message number, never 0 */
+	uint32_t seq;		/* message number, never 0 */
 };
-#define RECSZ		((uint64_t)sizeof(struct rec))
-#define PAD(n)		(((uint64_t)(n) + 15) & ~(uint64_t)15)
 
 struct slot {
 	_Atomic uint64_t id;	/* owner word of an attached process */
@@ -111,6 +119,11 @@ struct slot {
 	uint32_t pad;
 };
 
+/*
+ * Fields that the writer changes as it goes, and those the reader does,
+ * live on cache lines of their own: neither side slows the other down.
+ */
+#define LINE	_Alignas(64)
 struct chan {
 	char magic[8];
 	uint32_t version;
@@ -118,16 +131,20 @@ struct chan {
 	uint64_t cap;
 	_Atomic uint64_t creator;
 	_Atomic uint32_t state;
-	_Atomic uint32_t sleepers[2];	/* per bell */
-	uint32_t pad;
-	_Atomic uint64_t wtoken, rtoken;
-	_Atomic uint64_t head, tail;
-	_Atomic uint64_t seq;		/* last message number used */
-	_Atomic uint64_t wopen;		/* message being written, or 0 */
-	_Atomic uint64_t abandoned;	/* message its reader gave up */
-	_Atomic uint64_t rin;		/* stream being written out */
 	_Atomic uint64_t reaper;	/* who is removing it, or 0 */
-	struct slot slot[NSLOT];
+	_Atomic uint64_t wtoken, rtoken;
+
+	LINE _Atomic uint64_t head;
+	_Atomic uint32_t seq;		/* last message number used */
+	_Atomic uint32_t wopen;		/* message being written, or 0 */
+
+	LINE _Atomic uint64_t tail;
+	_Atomic uint32_t rin;		/* stream being written out */
+
+	LINE _Atomic uint32_t sleepers[2];	/* per bell */
+	_Atomic uint32_t abandoned;	/* message its reader gave up */
+
+	LINE struct slot slot[NSLOT];
 };
 _Static_assert(sizeof(struct chan) <= HDRSZ, "header larger than a page");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "need lock-free 64-bit atomics");
@@ -271,7 +288,9 @@ parse_size(const char *s)
 	}
 	if (*end != '\0' || v > MAX_CAP / mul || v * mul < MIN_CAP)
 		badarg("size", s);
-	return (v * mul + MIN_CAP - 1) / MIN_CAP * MIN_CAP;
+	for (v *= mul, mul = MIN_CAP; mul < v; mul <<= 1)
+		;
+	return mul;		/* a power of two: offsets are a mask away */
 }
 
 static mode_t
@@ -414,7 +433,7 @@ io(int out, int fd, const struct iovec *iov, int n)
 static int
 ring_iov(const struct ch *c, uint64_t pos, uint64_t len, struct iovec *iov)
 {
-	uint64_t off = pos % c->cap, first = c->cap - off;
+	uint64_t off = pos & (c->cap - 1), first = c->cap - off;
 
 	iov[0].iov_base = c->ring + off;
 	if (len <= first) {
@@ -435,12 +454,15 @@ static uint64_t
 rec_get(const struct ch *c, uint64_t pos, uint64_t head, struct rec *r)
 {
 	uint64_t room = head - pos;
+	uint32_t w[2];
 
-	if (pos % 16 != 0 || room < RECSZ || room > c->cap)
+	if (pos % 8 != 0 || room < RECSZ || room > c->cap)
 		return 0;
-	memcpy(r, c->ring + pos % c->cap, RECSZ);
-	if (r->seq == 0 || (r->flags & ~(REC_FIRST | REC_LAST | REC_ABORT)) ||
-	    ((r->flags & REC_ABORT) && !(r->flags & REC_LAST)) ||
+	memcpy(w, c->ring + (pos & (c->cap - 1)), RECSZ);
+	r->len = w[0] & LENMAX;
+	r->flags = w[0] & ~LENMAX;
+	r->seq = w[1];
+	if (r->seq == 0 || ((r->flags & REC_ABORT) && !(r->flags & REC_LAST)) ||
 	    PAD(r->len) > room - RECSZ)
 		return 0;
 	return RECSZ + PAD(r->len);
@@ -452,7 +474,7 @@ ring_span(const struct ch *c, uint64_t *tail, uint64_t *head)
 {
 	*tail = atomic_load(&c->h->tail);
 	*head = atomic_load(&c->h->head);
-	return *head - *tail <= c->cap && *tail % 16 == 0 && *head % 16 == 0;
+	return *head - *tail <= c->cap && *tail % 8 == 0 && *head % 8 == 0;
 }
 
 /*
@@ -462,7 +484,8 @@ ring_span(const struct ch *c, uint64_t *tail, uint64_t *head)
 static long
 ring_count(const struct ch *c, uint64_t tail, uint64_t head)
 {
-	uint64_t pos, sz, in = 0;
+	uint64_t pos, sz;
+	uint32_t in = 0;
 	struct rec r;
 	long n = 0;
 
@@ -746,7 +769,7 @@ validate(struct ch *c, int prot)
 	if (memcmp(hd.magic, MAGIC, sizeof(hd.magic)) != 0 ||
 	    hd.version != VERSION_NUM || state > REMOVED)
 		errx(1, "%s: not a channel", c->name);
-	if (hd.cap != c->cap || hd.cap % MIN_CAP != 0)
+	if (hd.cap != c->cap || (hd.cap & (hd.cap - 1)) != 0)
 		corrupt(c);
 	names(c, c->name, hd.gen);
 	vlog("mmap %s: %llu + %llu bytes", c->shm,
@@ -863,7 +886,7 @@ settle(struct ch *c)
 {
 	uint64_t r = atomic_load(&c->h->reaper);
 	char path[sizeof(SHMDIR) + sizeof(c->shm)];
-	struct stat a, b;
+	struct stat fst, nst;
 
 	if (atomic_load(&c->h->state) == DYING && r != 0 && !alive(r) &&
 	    atomic_compare_exchange_strong(&c->h->reaper, &r, me)) {
@@ -874,8 +897,8 @@ settle(struct ch *c)
 	}
 	(void)snprintf(path, sizeof(path), SHMDIR "%s", c->shm + 1);
 	if (atomic_load(&c->h->state) == REMOVED &&
-	    fstat(c->fd, &a) == 0 && stat(path, &b) == 0 &&
-	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+	    fstat(c->fd, &fst) == 0 && stat(path, &nst) == 0 &&
+	    fst.st_ino == nst.st_ino && fst.st_dev == nst.st_dev)
 		unlink_all(c);
 }
 

@@ -38,7 +38,7 @@ struct batch {
 
 static struct batch b;
 static int holding;		/* we hold the read token */
-static uint64_t cur;		/* the stream we are in, or 0 */
+static uint32_t cur;		/* the stream we are in, or 0 */
 
 /* Open an existing channel read-only, for --status and --list. */
 static int
@@ -57,30 +57,6 @@ chan_peek(struct ch *ch, const char *name)
 			errx(1, "%s: channel never became ready", name);
 		(void)usleep(1000);
 	}
-}
-
-/* Write all of iov; returns the bytes written, < total on error. */
-static size_t
-writeall(int fd, struct iovec *iov, int n)
-{
-	size_t done = 0;
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = io(1, fd, iov, n > IOV_MAX ? IOV_MAX : n)) == -1) {
-			if (errno == EINTR && !caught)
-				continue;
-			break;
-		}
-		done += (size_t)w;
-		for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
-			w -= (ssize_t)iov->iov_len;
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
-	}
-	return done;
 }
 
 static void
@@ -133,7 +109,8 @@ cut(uint64_t pos, int done)
 static uint64_t
 msg_end(uint64_t pos, uint64_t head, int *aborted, int *nrec)
 {
-	uint64_t seq = 0, sz;
+	uint64_t sz;
+	uint32_t seq = 0;
 	struct rec r;
 
 	for (*nrec = 0; pos != head; pos += sz, ++*nrec) {
@@ -152,7 +129,8 @@ msg_end(uint64_t pos, uint64_t head, int *aborted, int *nrec)
 static int
 data_ready(struct ch *ch, void *arg, int late)
 {
-	uint64_t w, open, tail, head;
+	uint64_t w, tail, head;
+	uint32_t open;
 
 	(void)arg;
 	if (!ring_span(ch, &tail, &head))
@@ -197,6 +175,12 @@ fill(long want)
 			if (r.flags & REC_LAST)
 				atomic_store(&chan.h->rin, 0);
 			cut(pos + sz, 0);
+			continue;
+		}
+		if (cur == 0 && (r.flags & REC_LAST) && !(r.flags & REC_ABORT)) {
+			add_rec(pos, &r);	/* the common case: one record */
+			cut(pos + sz, 1);
+			done++;
 			continue;
 		}
 		if (cur == 0) {
@@ -245,28 +229,54 @@ fill(long want)
 	return 0;
 }
 
-/* Write the batch out; consume what was written.  Returns messages done. */
-static long
-flush(void)
+/* Free the ring up to the last cut that is out. */
+static int
+consume(int from, size_t out, long *done)
 {
-	size_t out = writeall(STDOUT_FILENO, b.iov, b.niov);
-	int i, e = errno;
-	long done = 0;
+	int i;
 
-	for (i = 0; i < b.ncut && b.cut[i].bytes <= out; i++)
-		done += b.cut[i].done;
-	if (i > 0) {
+	for (i = from; i < b.ncut && b.cut[i].bytes <= out; i++)
+		*done += b.cut[i].done;
+	if (i > from) {
 		atomic_store(&chan.h->tail, b.cut[i - 1].pos);
 		ring_bell(&chan, WRITERS);
 		vlog("wrote %zu bytes, consumed up to %llu", out,
 		    (unsigned long long)b.cut[i - 1].pos);
 	}
-	if (i < b.ncut) {
-		if (e == EPIPE)
-			caught = SIGPIPE;
-		check_signal();
-		errno = e;
-		err(1, "write error");
+	return i;
+}
+
+/*
+ * Write the batch out, freeing the ring as it goes out, so that a writer
+ * can refill it while a slow pipe takes the rest.  Returns the messages
+ * done.
+ */
+static long
+flush(void)
+{
+	struct iovec *iov = b.iov;
+	int n = b.niov, next = 0;
+	size_t out = 0;
+	long done = 0;
+	ssize_t w;
+
+	while ((next = consume(next, out, &done)), n > 0) {
+		if ((w = io(1, STDOUT_FILENO, iov, n < IOV_MAX ? n : IOV_MAX))
+		    == -1) {
+			if (errno == EINTR && !caught)
+				continue;
+			if (errno == EPIPE)
+				caught = SIGPIPE;
+			check_signal();
+			err(1, "write error");
+		}
+		out += (size_t)w;
+		for (; n > 0 && (size_t)w >= iov->iov_len; iov++, n--)
+			w -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
 	}
 	b.niov = b.ncut = b.nrec = 0;
 	b.bytes = b.staged = 0;

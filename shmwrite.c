@@ -12,7 +12,8 @@ static const char usage_text[] =
 
 static int holding;		/* we hold the write token */
 static uint64_t wpos;		/* where our next record goes */
-static uint64_t mseq;		/* the stream we are writing, or 0 */
+static uint64_t wtail;		/* tail as we last saw it */
+static uint32_t mseq;		/* the stream we are writing, or 0 */
 
 static void
 ring_put(uint64_t pos, const void *src, uint64_t len)
@@ -44,27 +45,36 @@ commit(void)
 }
 
 static void
-rec_put(uint64_t seq, uint32_t flags, const void *data, uint64_t len)
+rec_put(uint32_t seq, uint32_t flags, const void *data, uint64_t len)
 {
-	struct rec r = { (uint32_t)len, flags, seq };
+	uint32_t w[2] = { (uint32_t)len | flags, seq };
 
-	ring_put(wpos, &r, RECSZ);
+	ring_put(wpos, w, RECSZ);
 	if (data != NULL)
 		ring_put(wpos + RECSZ, data, len);
 	wpos += RECSZ + PAD(len);
 }
 
+/*
+ * Is there room for need bytes?  tail only grows, so the tail we last saw
+ * promises at least that much room; the reader's cache line is read only
+ * when that is not enough.
+ */
 static int
 space_ready(struct ch *ch, void *arg, int late)
 {
-	uint64_t need = *(uint64_t *)arg, tail = atomic_load(&ch->h->tail);
+	uint64_t need = *(uint64_t *)arg, tail;
 
-	if (wpos - tail > ch->cap || tail % 16 != 0)
-		corrupt(ch);
 	if (mseq != 0 && (atomic_load(&ch->h->abandoned) == mseq ||
 	    (late && atomic_load(&ch->h->rin) == mseq &&
 	    !alive(atomic_load(&ch->h->rtoken)))))
 		errx(1, "%s: reader went away", ch->name);
+	if (ch->cap - (wpos - wtail) >= need)
+		return 1;
+	tail = atomic_load(&ch->h->tail);
+	if (wpos - tail > ch->cap || tail % 8 != 0)
+		corrupt(ch);
+	wtail = tail;
 	return ch->cap - (wpos - tail) >= need;
 }
 
@@ -81,7 +91,7 @@ wait_space(uint64_t need)
 			commit();
 		await(&chan, WRITERS, space_ready, &need, "free space");
 	}
-	return chan.cap - (wpos - atomic_load(&chan.h->tail));
+	return chan.cap - (wpos - wtail);
 }
 
 /*
@@ -91,13 +101,13 @@ wait_space(uint64_t need)
 static void
 take(void)
 {
-	uint64_t tail, dead;
+	uint32_t dead;
 
 	if (holding)
 		return;
 	dead = token_take(&chan, WRITERS) ? atomic_load(&chan.h->wopen) : 0;
 	holding = 1;
-	if (!ring_span(&chan, &tail, &wpos))
+	if (!ring_span(&chan, &wtail, &wpos))
 		corrupt(&chan);
 	if (dead != 0) {
 		vlog("ending message %llu of a dead writer",
@@ -118,10 +128,22 @@ give(void)
 	token_give(&chan, WRITERS);
 }
 
+/* Only the token holder counts messages: no need for a locked add. */
+static uint32_t
+next_seq(void)
+{
+	uint32_t seq = atomic_load_explicit(&chan.h->seq,
+	    memory_order_relaxed) + 1;
+
+	seq += seq == 0;
+	atomic_store_explicit(&chan.h->seq, seq, memory_order_relaxed);
+	return seq;
+}
+
 static void
 stream_begin(void)
 {
-	mseq = atomic_fetch_add(&chan.h->seq, 1) + 1;
+	mseq = next_seq();
 	atomic_store(&chan.h->wopen, mseq);
 }
 
@@ -148,35 +170,39 @@ leave(void)
 }
 
 /*
- * Queue len bytes at p as one message.  One that fits is a single record,
- * whole or not at all; a larger one streams through as several.  Space
- * for one empty record is always kept free, so that a stream can always
- * be ended, even by someone else.
+ * Queue len bytes at p as one message.  One that fits is committed whole
+ * or not at all; a larger one streams through.  Room for one empty record
+ * is always kept, so that a stream can always be ended, even by someone
+ * else.
  */
 static void
 send_buf(const char *p, uint64_t len)
 {
-	uint64_t n, room;
-	uint32_t first = REC_FIRST, last;
+	uint64_t n, room, need = len + (len / LENMAX + 2) * (RECSZ + 8);
+	uint32_t first = REC_FIRST, last, seq;
+	int whole = need <= chan.cap;
 
-	if (2 * RECSZ + PAD(len) <= chan.cap) {
-		wait_space(2 * RECSZ + PAD(len));
-		rec_put(atomic_fetch_add(&chan.h->seq, 1) + 1,
-		    REC_FIRST | REC_LAST, p, len);
-		return;
-	}
-	stream_begin();
+	if (whole)
+		wait_space(need);
+	else
+		stream_begin();
+	seq = whole ? next_seq() : mseq;
 	do {
-		room = wait_space(2 * RECSZ + 16) - 2 * RECSZ;
-		last = len <= room ? REC_LAST : 0;
-		n = last ? len : room;
-		rec_put(mseq, first | last, p, n);
-		commit();
+		if (!whole)
+			room = wait_space(2 * RECSZ + 8) - 2 * RECSZ;
+		else
+			room = LENMAX;
+		last = len <= room && len <= LENMAX ? REC_LAST : 0;
+		n = last ? len : room < LENMAX ? room : LENMAX;
+		rec_put(seq, first | last, p, n);
+		if (!whole)
+			commit();
 		first = 0;
 		p += n;
 		len -= n;
-	} while (len > 0);
-	stream_end();
+	} while (!last);
+	if (!whole)
+		stream_end();
 }
 
 /* Standard input to EOF as one message, read straight into the ring. */
@@ -191,7 +217,7 @@ send_stream(void)
 	take();
 	stream_begin();
 	for (;;) {
-		room = wait_space(2 * RECSZ + 16) - 2 * RECSZ;
+		room = wait_space(2 * RECSZ + 8) - 2 * RECSZ;
 		n = io(0, STDIN_FILENO, iov, ring_iov(&chan, wpos + RECSZ,
 		    room < max ? room : max, iov));
 		if (n == -1 && errno == EINTR) {
@@ -211,6 +237,46 @@ send_stream(void)
 	rec_put(mseq, first | REC_LAST, NULL, 0);
 	stream_end();
 	give();
+}
+
+/*
+ * Lines are gathered here as records and go into the ring in one copy: a
+ * few large stores to lines the reader has cached cost far less than
+ * many small ones.
+ */
+static char stage[64 * 1024];
+static size_t staged;
+
+static void
+stage_flush(void)
+{
+	if (staged == 0)
+		return;
+	wait_space(staged + RECSZ);
+	ring_put(wpos, stage, staged);
+	wpos += staged;
+	staged = 0;
+}
+
+static void
+send_line(const char *p, size_t len)
+{
+	size_t sz = RECSZ + PAD(len), max = chan.cap / 4;
+	uint32_t w[2];
+
+	if (max > sizeof(stage))
+		max = sizeof(stage);
+	if (staged + sz > max)
+		stage_flush();
+	if (sz > max) {
+		send_buf(p, len);
+		return;
+	}
+	w[0] = (uint32_t)len | REC_FIRST | REC_LAST;
+	w[1] = next_seq();
+	memcpy(stage + staged, w, RECSZ);
+	memcpy(stage + staged + RECSZ, p, len);
+	staged += sz;
 }
 
 /* Each line of standard input as a message, committed as soon as read. */
@@ -248,9 +314,10 @@ send_lines(void)
 			continue;
 		take();
 		do {
-			send_buf(p, (uint64_t)(nl + 1 - p));
+			send_line(p, (size_t)(nl + 1 - p));
 			p = nl + 1;
 		} while ((nl = memchr(p, '\n', (size_t)(buf + len - p))) != NULL);
+		stage_flush();
 		give();
 		len = (size_t)(buf + len - p);
 		memmove(buf, p, len);
