@@ -94,7 +94,14 @@
 #define SLICE_MS	100	/* longest blind sleep; bounds recovery */
 
 enum { LIVE = 1, DYING, REMOVED };	/* state; 0 while being built */
-enum { READERS, WRITERS };		/* the two bells */
+/*
+ * The bells: readers and writers waiting for their token, the reader that
+ * holds it waiting for data, the writer that holds it waiting for space.
+ * One kind of waiter a bell, so that a wake-up always finds a taker.
+ */
+enum { READERS, WRITERS, DATA, SPACE, NBELL };
+#define BELLS		"rwds"		/* their names' last letters */
+#define HANDOFF		((uint64_t)1 << 32)	/* a token for a waiter */
 
 /*
  * In the ring a record header is two 32-bit words: the length of the data
@@ -141,7 +148,7 @@ struct chan {
 	LINE _Atomic uint64_t tail;
 	_Atomic uint32_t rin;		/* stream being written out */
 
-	LINE _Atomic uint32_t sleepers[2];	/* per bell */
+	LINE _Atomic uint32_t sleepers[NBELL];
 	_Atomic uint32_t abandoned;	/* message its reader gave up */
 
 	LINE struct slot slot[NSLOT];
@@ -152,12 +159,12 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "need lock-free 64-bit atomics");
 struct ch {
 	const char *name;
 	char shm[sizeof(PREFIX) + NAME_LEN + 1];
-	char sem[2][sizeof(PREFIX) + NAME_LEN + 12];
+	char sem[NBELL][sizeof(PREFIX) + NAME_LEN + 12];
 	int fd;
 	struct chan *h;
 	unsigned char *ring;
 	uint64_t cap;
-	sem_t *bell[2];
+	sem_t *bell[NBELL];
 	int slot;		/* ours, or -1 */
 	int created;
 };
@@ -174,7 +181,17 @@ static volatile sig_atomic_t in_io;
 static sigjmp_buf iojmp;
 static char busmsg[sizeof(PREFIX) + NAME_LEN + 64];
 
+static int broken;		/* the channel is not to be touched again */
+
 static void usage(void);
+
+/* The channel cannot be trusted any more: say why and leave it alone. */
+static void
+fail(const struct ch *c, const char *why)
+{
+	broken = 1;
+	errx(1, "%s: %s", c->name, why);
+}
 
 static void
 vlog(const char *fmt, ...)
@@ -424,7 +441,7 @@ io(int out, int fd, const struct iovec *iov, int n)
 	r = out ? writev(fd, iov, n) : readv(fd, iov, n);
 	in_io = 0;
 	if (r == -1 && errno == EFAULT)	/* the kernel's SIGBUS */
-		errx(1, "%s: channel truncated", chan.name);
+		fail(&chan, "channel truncated");
 	return r;
 }
 
@@ -509,70 +526,71 @@ ring_count(const struct ch *c, uint64_t tail, uint64_t head)
 static void
 corrupt(const struct ch *c)
 {
-	errx(1, "%s: corrupt channel", c->name);
+	fail(c, "corrupt channel");
 }
 
 /* --- bells and waiting ---------------------------------------------- */
 
 static void
-ring_bell(const struct ch *c, int side)
+post(const struct ch *c, int bell)
 {
-	uint32_t n = atomic_load(&c->h->sleepers[side]);
-	int v = 0;
-
-	if (n == 0)
-		return;
-	if (n > NSLOT)
-		n = NSLOT;
-	/* Enough for every sleeper; a dead one cannot make the count grow. */
-	if (sem_getvalue(c->bell[side], &v) == -1 || v < 0)
-		v = 0;
-	for (; (uint32_t)v < n; v++) {
-		vlog("sem_post %s", c->sem[side]);
-		if (sem_post(c->bell[side]) == -1)
-			break;
-	}
+	vlog("sem_post %s", c->sem[bell]);
+	(void)sem_post(c->bell[bell]);
 }
 
-typedef int ready_fn(struct ch *, void *, int late);
+/* Wake the one that sleeps on bell, if it does and is not woken yet. */
+static void
+ring_bell(const struct ch *c, int bell)
+{
+	int v;
+
+	if (atomic_load(&c->h->sleepers[bell]) != 0 &&
+	    sem_getvalue(c->bell[bell], &v) == 0 && v <= 0)
+		post(c, bell);
+}
+
+enum { LATE = 1, STALE = 2, WOKEN = 4 };
+typedef int ready_fn(struct ch *, void *, int how);
 
 /*
- * Wait on side's bell until ready() says so.  ready() is called with late
- * set at least every SLICE_MS, when it should look for dead peers.
+ * Wait on a bell until ready() says so.  ready() is told how it is
+ * called: LATE when it should look for dead peers (first, and then every
+ * SLICE_MS), STALE when a whole slice went by, WOKEN after a post.
  * Returns only when ready; exits 124 on timeout, 1 when the channel is
  * removed, 128+N on a signal.
  */
 static void
-await(struct ch *c, int side, ready_fn *ready, void *arg, const char *what)
+await(struct ch *c, int bell, ready_fn *ready, void *arg, const char *what)
 {
 	int64_t t, deadline = -1, checked = now_ms();
+	int how = LATE, said = 0;
 	struct timespec ts;
-	int late = 1, said = 0;
 	struct stat st;
 
 	if (timeout >= 0)
 		deadline = checked + (int64_t)(timeout * 1000 + 0.5);
 	for (;;) {
-		if (ready(c, arg, late))
+		if (ready(c, arg, how))
 			return;
 		check_signal();
 		if (atomic_load(&c->h->state) == REMOVED ||
-		    (late && fstat(c->fd, &st) == 0 && st.st_nlink == 0))
-			errx(1, "%s: channel removed", c->name);
-		if (late && fstat(c->fd, &st) == 0 &&
+		    ((how & LATE) && fstat(c->fd, &st) == 0 &&
+		    st.st_nlink == 0))
+			fail(c, "channel removed");
+		if ((how & LATE) && fstat(c->fd, &st) == 0 &&
 		    (uint64_t)st.st_size != HDRSZ + c->cap)
-			errx(1, "%s: channel truncated", c->name);
+			fail(c, "channel truncated");
 		t = now_ms();
 		if (deadline >= 0 && t >= deadline) {
 			vlog("timed out waiting for %s", what);
 			exit(124);
 		}
 		if (!said++)
-			vlog("sem_clockwait %s: waiting for %s", c->sem[side],
+			vlog("sem_clockwait %s: waiting for %s", c->sem[bell],
 			    what);
-		late = t - checked >= SLICE_MS;
-		if (late) {
+		if (t - checked >= SLICE_MS) {
 			checked = t;
+			how = LATE | STALE;
 			continue;
 		}
 		t += SLICE_MS;
@@ -580,13 +598,14 @@ await(struct ch *c, int side, ready_fn *ready, void *arg, const char *what)
 			t = deadline;
 		ts.tv_sec = t / 1000;
 		ts.tv_nsec = t % 1000 * 1000000;
-		atomic_fetch_add(&c->h->sleepers[side], 1);
+		atomic_fetch_add(&c->h->sleepers[bell], 1);
 		if (ready(c, arg, 0)) {		/* it may take something */
-			atomic_fetch_sub(&c->h->sleepers[side], 1);
+			atomic_fetch_sub(&c->h->sleepers[bell], 1);
 			return;
 		}
-		(void)sem_clockwait(c->bell[side], CLOCK_MONOTONIC, &ts);
-		atomic_fetch_sub(&c->h->sleepers[side], 1);
+		how = sem_clockwait(c->bell[bell], CLOCK_MONOTONIC, &ts) == 0 ?
+		    WOKEN : 0;
+		atomic_fetch_sub(&c->h->sleepers[bell], 1);
 	}
 }
 
@@ -597,8 +616,13 @@ struct take {
 	int tookover;
 };
 
+/*
+ * A token handed off is for the waiter that was woken for it, not for
+ * its last holder coming straight back: so nobody starves.  If that
+ * waiter died, anyone may take it after a slice.
+ */
 static int
-token_ready(struct ch *c, void *arg, int late)
+token_ready(struct ch *c, void *arg, int how)
 {
 	struct take *t = arg;
 	uint64_t held = 0;
@@ -606,7 +630,10 @@ token_ready(struct ch *c, void *arg, int late)
 	(void)c;
 	if (atomic_compare_exchange_strong(t->token, &held, me))
 		return 1;
-	if (late && !alive(held) &&
+	if (held == HANDOFF)
+		return (how & (WOKEN | STALE)) &&
+		    atomic_compare_exchange_strong(t->token, &held, me);
+	if ((how & LATE) && !alive(held) &&
 	    atomic_compare_exchange_strong(t->token, &held, me)) {
 		t->tookover = 1;
 		return 1;
@@ -614,11 +641,17 @@ token_ready(struct ch *c, void *arg, int late)
 	return 0;
 }
 
+static _Atomic uint64_t *
+token(struct ch *c, int side)
+{
+	return side == WRITERS ? &c->h->wtoken : &c->h->rtoken;
+}
+
 /* Returns 1 if the token was taken over from a dead holder. */
 static int
 token_take(struct ch *c, int side)
 {
-	struct take t = { side == WRITERS ? &c->h->wtoken : &c->h->rtoken, 0 };
+	struct take t = { token(c, side), 0 };
 
 	await(c, side, token_ready, &t,
 	    side == WRITERS ? "the write token" : "the read token");
@@ -630,12 +663,15 @@ token_take(struct ch *c, int side)
 static void
 token_give(struct ch *c, int side)
 {
-	uint64_t mine = me;
+	uint64_t held = me;
 
-	atomic_compare_exchange_strong(side == WRITERS ? &c->h->wtoken :
-	    &c->h->rtoken, &mine, 0);
+	if (!atomic_compare_exchange_strong(token(c, side), &held, 0))
+		return;		/* someone took it, thinking us dead */
 	vlog("gave back the %s token", side == WRITERS ? "write" : "read");
-	ring_bell(c, side);
+	held = 0;
+	if (atomic_load(&c->h->sleepers[side]) != 0 &&
+	    atomic_compare_exchange_strong(token(c, side), &held, HANDOFF))
+		post(c, side);
 }
 
 /* --- opening, attaching, leaving ------------------------------------ */
@@ -643,14 +679,13 @@ token_give(struct ch *c, int side)
 static void
 names(struct ch *c, const char *name, uint32_t gen)
 {
-	static const char side[2] = { 'r', 'w' };
 	int i;
 
 	c->name = name;
 	(void)snprintf(c->shm, sizeof(c->shm), "/" PREFIX "%s", name);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < NBELL; i++)
 		(void)snprintf(c->sem[i], sizeof(c->sem[i]), "/" PREFIX
-		    "%s.%08x.%c", name, (unsigned)gen, side[i]);
+		    "%s.%08x.%c", name, (unsigned)gen, BELLS[i]);
 }
 
 /* The owner rule: see SECURITY in shmread(1). */
@@ -669,25 +704,34 @@ unmap(struct ch *c)
 {
 	int i;
 
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < NBELL; i++) {
 		if (c->bell[i] != NULL && c->bell[i] != SEM_FAILED)
 			(void)sem_close(c->bell[i]);
+		c->bell[i] = NULL;
+	}
 	if (c->h != NULL)
 		(void)munmap(c->h, HDRSZ + c->cap);
 	if (c->fd != -1)
 		(void)close(c->fd);
-	c->bell[0] = c->bell[1] = NULL;
 	c->h = NULL;
 	c->fd = -1;
 }
 
 static void
+unlink_sems(struct ch *c, int n)
+{
+	while (n-- > 0) {
+		vlog("sem_unlink %s", c->sem[n]);
+		(void)sem_unlink(c->sem[n]);
+	}
+}
+
+static void
 unlink_all(struct ch *c)
 {
-	vlog("shm_unlink %s, sem_unlink %s %s", c->shm, c->sem[0], c->sem[1]);
+	vlog("shm_unlink %s", c->shm);
 	(void)shm_unlink(c->shm);	/* first: then the name is free */
-	(void)sem_unlink(c->sem[0]);
-	(void)sem_unlink(c->sem[1]);
+	unlink_sems(c, NBELL);
 }
 
 static void
@@ -720,19 +764,20 @@ create(struct ch *c, uint64_t cap, mode_t mode)
 	c->h->cap = cap;
 	atomic_store(&c->h->creator, me);
 	names(c, c->name, gen);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NBELL; i++) {
 		c->bell[i] = sem_open(c->sem[i], O_CREAT | O_EXCL, mode, 0);
 		if (c->bell[i] == SEM_FAILED) {
 			e = errno;
-			if (i == 1)
-				(void)sem_unlink(c->sem[0]);
+			c->bell[i] = NULL;
 			(void)shm_unlink(c->shm);
+			unlink_sems(c, i);
 			errno = e;
 			err(1, "%s: sem_open %s", c->name, c->sem[i]);
 		}
+		vlog("sem_open %s: created", c->sem[i]);
 	}
-	vlog("created %s (%llu bytes, mode %04o) and %s %s", c->shm,
-	    (unsigned long long)cap, (unsigned)mode, c->sem[0], c->sem[1]);
+	vlog("created %s: %llu bytes, mode %04o", c->shm,
+	    (unsigned long long)cap, (unsigned)mode);
 	atomic_store(&c->h->state, LIVE);
 	c->created = 1;
 }
@@ -784,7 +829,7 @@ open_bells(struct ch *c)
 	struct stat st;
 	int i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NBELL; i++) {
 		(void)snprintf(path, sizeof(path), SHMDIR "sem.%s",
 		    c->sem[i] + 1);
 		if (lstat(path, &st) == 0)
@@ -834,7 +879,7 @@ detach(void)
 
 	if (c->h == NULL)
 		return;
-	if (c->slot >= 0) {
+	if (c->slot >= 0 && !broken) {
 		atomic_store(&c->h->slot[c->slot].id, 0);
 		c->slot = -1;
 		vlog("leaving %s", c->shm);
@@ -960,7 +1005,7 @@ chan_open(const char *name, int role, uint64_t cap, int setcap, mode_t mode)
 		if (c->created || validate(c, PROT_READ | PROT_WRITE) == 0) {
 			if (!c->created)
 				open_bells(c);
-			if (c->bell[1] != NULL && attach(c, role) == 0)
+			if (c->bell[NBELL - 1] != NULL && attach(c, role) == 0)
 				break;
 		}
 		if (c->h != NULL && now_ms() - start > SLICE_MS)
@@ -1039,7 +1084,7 @@ chan_remove(const char *name)
 	}
 	atomic_store(&c->h->state, REMOVED);
 	open_bells(c);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NBELL; i++) {
 		n = (int)atomic_load(&c->h->sleepers[i]);
 		for (n = n > NSLOT ? NSLOT : n; c->bell[i] != NULL && n-- > 0;)
 			(void)sem_post(c->bell[i]);

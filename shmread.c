@@ -127,7 +127,7 @@ msg_end(uint64_t pos, uint64_t head, int *aborted, int *nrec)
 }
 
 static int
-data_ready(struct ch *ch, void *arg, int late)
+data_ready(struct ch *ch, void *arg, int how)
 {
 	uint64_t w, tail, head;
 	uint32_t open;
@@ -137,7 +137,7 @@ data_ready(struct ch *ch, void *arg, int late)
 		corrupt(ch);
 	if (head != tail)
 		return 1;
-	if (cur == 0 || !late)
+	if (cur == 0 || !(how & LATE))
 		return 0;
 	/* In a stream: its writer must still be there to finish it. */
 	open = atomic_load(&ch->h->wopen);
@@ -239,7 +239,7 @@ consume(int from, size_t out, long *done)
 		*done += b.cut[i].done;
 	if (i > from) {
 		atomic_store(&chan.h->tail, b.cut[i - 1].pos);
-		ring_bell(&chan, WRITERS);
+		ring_bell(&chan, SPACE);
 		vlog("wrote %zu bytes, consumed up to %llu", out,
 		    (unsigned long long)b.cut[i - 1].pos);
 	}
@@ -286,7 +286,7 @@ flush(void)
 static void
 leave(void)
 {
-	if (!holding)
+	if (!holding || broken)
 		return;
 	if (cur != 0)	/* tell its writer to stop */
 		atomic_store(&chan.h->abandoned, cur);
@@ -305,7 +305,7 @@ take_messages(long count)
 			token_take(&chan, READERS);
 			holding = 1;
 		}
-		await(&chan, READERS, data_ready, NULL, cur != 0 ?
+		await(&chan, DATA, data_ready, NULL, cur != 0 ?
 		    "the rest of the message" : "a message");
 		aborted = fill(count < 0 ? NREC : count);
 		count -= flush();
@@ -363,6 +363,7 @@ status(const char *name)
 	struct stat st;
 	uint64_t bytes;
 	long msgs;
+	int i;
 
 	if (chan_peek(ch, name) == -1)
 		errx(1, "%s: %s", name, errno == ENOENT ? "no such channel" :
@@ -372,8 +373,10 @@ status(const char *name)
 	queued(ch, &bytes, &msgs);
 	pw = getpwuid(st.st_uid);
 	printf("name: %s\n", name);
-	printf("objects: " SHMDIR "%s " SHMDIR "sem.%s " SHMDIR "sem.%s\n",
-	    ch->shm + 1, ch->sem[0] + 1, ch->sem[1] + 1);
+	printf("objects: " SHMDIR "%s", ch->shm + 1);
+	for (i = 0; i < NBELL; i++)
+		printf(" " SHMDIR "sem.%s", ch->sem[i] + 1);
+	putchar('\n');
 	printf("owner: %s (uid %u)\n", pw != NULL ? pw->pw_name : "?",
 	    (unsigned)st.st_uid);
 	printf("mode: %04o\n", (unsigned)(st.st_mode & 07777));

@@ -41,7 +41,7 @@ commit(void)
 	    (unsigned long long)atomic_load(&chan.h->head),
 	    (unsigned long long)wpos);
 	atomic_store(&chan.h->head, wpos);
-	ring_bell(&chan, READERS);
+	ring_bell(&chan, DATA);
 }
 
 static void
@@ -61,12 +61,12 @@ rec_put(uint32_t seq, uint32_t flags, const void *data, uint64_t len)
  * when that is not enough.
  */
 static int
-space_ready(struct ch *ch, void *arg, int late)
+space_ready(struct ch *ch, void *arg, int how)
 {
 	uint64_t need = *(uint64_t *)arg, tail;
 
 	if (mseq != 0 && (atomic_load(&ch->h->abandoned) == mseq ||
-	    (late && atomic_load(&ch->h->rin) == mseq &&
+	    ((how & LATE) && atomic_load(&ch->h->rin) == mseq &&
 	    !alive(atomic_load(&ch->h->rtoken)))))
 		errx(1, "%s: reader went away", ch->name);
 	if (ch->cap - (wpos - wtail) >= need)
@@ -89,7 +89,7 @@ wait_space(uint64_t need)
 	if (!space_ready(&chan, &need, 0)) {
 		if (atomic_load(&chan.h->head) != wpos)
 			commit();
-		await(&chan, WRITERS, space_ready, &need, "free space");
+		await(&chan, SPACE, space_ready, &need, "free space");
 	}
 	return chan.cap - (wpos - wtail);
 }
@@ -159,7 +159,7 @@ stream_end(void)
 static void
 leave(void)
 {
-	if (!holding)
+	if (!holding || broken)
 		return;
 	if (mseq != 0) {
 		vlog("aborting message %llu", (unsigned long long)mseq);
@@ -352,9 +352,9 @@ send_args(int argc, char *argv[])
 }
 
 static int
-drained(struct ch *ch, void *arg, int late)
+drained(struct ch *ch, void *arg, int how)
 {
-	(void)late;
+	(void)how;
 	return (int64_t)(atomic_load(&ch->h->tail) - *(uint64_t *)arg) >= 0;
 }
 
@@ -443,9 +443,11 @@ main(int argc, char *argv[])
 		send_lines();
 	else
 		send_stream();
-	if (wflag) {
+	if (wflag) {	/* the token's holder is the one who may wait */
 		end = wpos;
-		await(&chan, WRITERS, drained, &end, "readers to take it all");
+		take();
+		await(&chan, SPACE, drained, &end, "readers to take it all");
+		give();
 	}
 	return 0;
 }

@@ -209,12 +209,12 @@ setup() {
 	assert_no_objects "$c"
 }
 
-# modes_of NAME: the octal modes of the three objects, one a line
+# modes_of NAME: the octal modes of the five objects, one a line
 modes_of() {
 	objects "$1" | xargs stat -c %a
 }
 
-@test "-m gives the exact mode under umask 000 and 077, all three objects" {
+@test "-m gives the exact mode under umask 000 and 077, all five objects" {
 	local c1 c2 c3 c4
 	c1=$(chan m1)
 	c2=$(chan m2)
@@ -232,7 +232,7 @@ modes_of() {
 	[[ $(modes_of "$c2" | sort -u) == 666 ]]
 	[[ $(modes_of "$c3" | sort -u) == 600 ]]
 	[[ $(modes_of "$c4" | sort -u) == 604 ]]
-	[[ $(modes_of "$c1" | wc -l) -eq 3 ]]
+	[[ $(modes_of "$c1" | wc -l) -eq 5 ]]
 	status_of "$c1" | grep -E '^mode: *0?640$'
 	local c
 	for c in "$c1" "$c2" "$c3" "$c4"; do

@@ -94,7 +94,7 @@ fi
 
 say "4. Both sides have left, so the channel is gone: ls /dev/shm | grep shmrw.default"
 # shellcheck disable=SC2010 # names are ours and plain; ls is what we show
-left=$(ls /dev/shm | grep -E '^(sem\.)?shmrw\.default(\.[0-9a-fA-F]{8}\.[rw])?$')
+left=$(ls /dev/shm | grep -E '^(sem\.)?shmrw\.default(\.[0-9a-fA-F]{8}\.[rwds])?$')
 if [ -n "$left" ]; then
 	say "$left" | sed 's/^/   | /'
 	fail "objects left in /dev/shm"

@@ -54,14 +54,14 @@ chan() {
 # objects NAME: the objects of channel NAME that exist, one path a line.
 objects() {
 	local f
-	for f in "/dev/shm/shmrw.$1" "/dev/shm/sem.shmrw.$1".????????.[rw]; do
+	for f in "/dev/shm/shmrw.$1" "/dev/shm/sem.shmrw.$1".????????.[rwds]; do
 		if [[ -e $f ]]; then
 			printf '%s\n' "$f"
 		fi
 	done
 }
 
-# sem_objects NAME: just the two semaphores.
+# sem_objects NAME: just the four semaphores.
 sem_objects() {
 	objects "$1" | grep '/sem\.' || true
 }
@@ -75,18 +75,19 @@ assert_no_objects() {
 	fi
 }
 
-# assert_objects NAME: the shm segment and both semaphores exist.
+# assert_objects NAME: the shm segment and the four semaphores exist.
 assert_objects() {
-	local n
+	local n b
 	n=$(objects "$1" | wc -l)
-	if [[ $n -ne 3 ]]; then
-		printf 'channel %s: expected 3 objects, found %s:\n' "$1" "$n" >&2
+	if [[ $n -ne 5 ]]; then
+		printf 'channel %s: expected 5 objects, found %s:\n' "$1" "$n" >&2
 		objects "$1" >&2
 		return 1
 	fi
 	[[ -e /dev/shm/shmrw.$1 ]]
-	[[ $(objects "$1" | grep -c '/sem\.shmrw\..*\.r$') -eq 1 ]]
-	[[ $(objects "$1" | grep -c '/sem\.shmrw\..*\.w$') -eq 1 ]]
+	for b in r w d s; do
+		[[ $(objects "$1" | grep -c "/sem\\.shmrw\\..*\\.$b\$") -eq 1 ]]
+	done
 }
 
 # bg IN OUT ERR CMD...: start CMD (a binary or the expansion of SHMW/SHMR,
