@@ -1,43 +1,45 @@
 /*
  * common.h - the shmwrite/shmread channel protocol.
  *
- * A channel NAME is three objects: the shared memory object /shmrw.NAME
- * and two named semaphores, /shmrw.NAME.GEN.r (the readers' bell) and
- * /shmrw.NAME.GEN.w (the writers' bell).  GEN is chosen by the creator and
- * kept in the header, so a channel that is being removed and one that is
- * being created under the same name never share a semaphore.
+ * A channel NAME is five objects: the shared memory object /shmrw.NAME
+ * and four named semaphores /shmrw.NAME.GEN.X, the bells (see enum
+ * below).  GEN is chosen by the creator and kept in the header, so a
+ * channel that is being removed and one that is being created under the
+ * same name never share a semaphore.
  *
  * The shared memory object is one header page (struct chan) followed by a
- * ring of cap bytes.  head and tail count bytes ever committed and ever
- * consumed; head - tail bytes are queued.  The ring holds records: an
- * 8-byte header (struct rec) and len bytes of data, padded to 8 bytes so
- * that a header never wraps.  A message is the records from one marked FIRST to
- * one marked LAST; a message that fits is a single FIRST|LAST record.
+ * ring of cap bytes, a power of two.  head and tail count bytes ever
+ * committed and ever consumed; head - tail bytes are queued.  The ring
+ * holds records: an 8-byte header and len bytes of data, padded to 8
+ * bytes so that a header never wraps.  A message is the records from one
+ * marked FIRST to one marked LAST; a message that fits is committed whole.
  *
  * How a message travels:
  *  1. The writer takes the write token (wtoken) and keeps it for the whole
- *     message, so messages never interleave.  It writes a record into the
- *     free part of the ring - input is read() straight into it - and only
- *     then publishes it by advancing head.  Bytes beyond head are never
- *     looked at by anyone, so a reader never sees uncommitted data.
+ *     message, so messages never interleave.  It writes records into the
+ *     free part of the ring - a stream is read() straight into it - and
+ *     only then publishes them by advancing head.  Bytes beyond head are
+ *     never looked at, so a reader never sees uncommitted data.
  *  2. The reader takes the read token (rtoken) and looks ahead for the end
  *     of the message.  When the whole message is queued it writes it out
- *     and only then advances tail: a failed write loses nothing.  When the
- *     message is larger than the ring (a stream) it writes out and
- *     consumes record by record, as a pipe would.
+ *     and only then advances tail: a failed write loses nothing.  When it
+ *     is still being written (a stream) it writes out and consumes it as
+ *     it comes, as a pipe would.
  *
  * Who may touch what: only the wtoken holder writes head, seq, wopen and
  * the free part of the ring; only the rtoken holder writes tail and rin.
- * Anyone may set abandoned and state, and claim a slot.
+ * Anyone may set abandoned, state and reaper, and claim a slot.
  *
- * Sleeping: a waiter adds itself to rsleep or wsleep, checks its condition
- * once more and sleeps on its side's bell; whoever changes the condition
- * posts the bell only when the count is non-zero.  Both steps are
- * sequentially consistent, so either the waiter sees the change or the
- * poster sees the waiter: no wake-up is lost, and no system call is made
- * when nobody sleeps.  Every sleep is a slice of at most SLICE_MS on the
- * monotonic clock; after a slice a waiter checks its deadline, whether the
- * channel was removed, and whether the holder it waits for still lives.
+ * Sleeping: a waiter counts itself in sleepers[bell], checks its
+ * condition once more and sleeps on the bell; whoever changes the
+ * condition posts the bell only when someone sleeps there.  Both sides
+ * are sequentially consistent, so either the waiter sees the change or
+ * the poster sees the waiter: no wake-up is lost, and no system call is
+ * made when nobody sleeps.  Each bell has one kind of waiter, so a post
+ * always wakes someone who can use it.  Every sleep is a slice of at most
+ * SLICE_MS on the monotonic clock; after a slice a waiter checks its
+ * deadline, whether the channel was removed, and whether the holder it
+ * waits for still lives.
  *
  * Crashes: tokens hold an owner word, pid and process start time, so a
  * recycled pid never passes for a dead holder.  A dead holder's token is
@@ -47,11 +49,12 @@
  * a stream whose reader left (rin, or records without their FIRST) skips
  * them and sets abandoned, which tells that stream's writer to stop
  * ("reader went away"), as does the death of the reader named in rin.
+ * The last process to leave removes the channel if nothing is queued;
+ * see detach().
  *
  * Everything in the segment may have been written by a hostile or broken
- * process: cap is read once and checked against the object's size, and
- * every index and record header is copied to a local and checked before
- * it is used.
+ * process: cap is checked against the object's size, and every index and
+ * record header is copied to a local and checked before it is used.
  */
 #include <sys/mman.h>
 #include <sys/random.h>
