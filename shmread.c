@@ -40,9 +40,12 @@ static struct batch b;
 static int holding;		/* we hold the read token */
 static uint32_t cur;		/* the stream we are in, or 0 */
 
-/* Open an existing channel read-only, for --status and --list. */
+/*
+ * Open an existing channel read-only, for --status and --list.  One that
+ * is being built or removed is waited for if patient, else -1 (EAGAIN).
+ */
 static int
-chan_peek(struct ch *ch, const char *name)
+chan_peek(struct ch *ch, const char *name, int patient)
 {
 	int64_t start = now_ms();
 
@@ -53,6 +56,10 @@ chan_peek(struct ch *ch, const char *name)
 		if (validate(ch, PROT_READ) == 0)
 			return 0;
 		unmap(ch);
+		if (!patient) {
+			errno = EAGAIN;
+			return -1;
+		}
 		if (now_ms() - start > 2000)
 			errx(1, "%s: channel never became ready", name);
 		(void)usleep(1000);
@@ -365,7 +372,7 @@ status(const char *name)
 	long msgs;
 	int i;
 
-	if (chan_peek(ch, name) == -1)
+	if (chan_peek(ch, name, 1) == -1)
 		errx(1, "%s: %s", name, errno == ENOENT ? "no such channel" :
 		    strerror(errno));
 	if (fstat(ch->fd, &st) == -1)
@@ -410,9 +417,10 @@ list(void)
 		(void)fflush(stdout);
 		if ((pid = fork()) == -1)
 			err(1, "fork");
-		if (pid == 0) {
-			if (chan_peek(&chan, name) == -1)
-				err(1, "%s", name);
+		if (pid == 0) {	/* one being built or gone: not listed */
+			if (chan_peek(&chan, name, 0) == -1)
+				exit(errno == ENOENT || errno == EAGAIN ? 0 :
+				    1);
 			queued(&chan, &bytes, &msgs);
 			printf("%s %llu %llu %ld\n", name,
 			    (unsigned long long)chan.cap,
