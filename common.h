@@ -95,6 +95,7 @@
 #define HDRSZ		4096	/* header page; the ring follows */
 #define NSLOT		200	/* processes attached at once */
 #define SLICE_MS	100	/* longest blind sleep; bounds recovery */
+#define SPIN_NS		50000	/* how long to ask before sleeping */
 
 enum { LIVE = 1, DYING, REMOVED };	/* state; 0 while being built */
 /*
@@ -534,6 +535,8 @@ corrupt(const struct ch *c)
 
 /* --- bells and waiting ---------------------------------------------- */
 
+typedef int ready_fn(struct ch *, void *, int how);
+
 static void
 post(const struct ch *c, int bell)
 {
@@ -552,8 +555,37 @@ ring_bell(const struct ch *c, int bell)
 		post(c, bell);
 }
 
+/*
+ * Before going to sleep, keep asking for a few microseconds: the other
+ * side, running on another CPU, is often about to say yes, and a sleep
+ * costs both sides a system call.
+ */
+static int
+spin(struct ch *c, ready_fn *ready, void *arg)
+{
+	static long ncpu;
+	struct timespec t0, t;
+	int64_t ns;
+
+	if (ncpu == 0)
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpu < 2)
+		return 0;
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		if (ready(c, arg, 0))
+			return 1;
+		(void)clock_gettime(CLOCK_MONOTONIC, &t);
+		ns = (t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec -
+		    t0.tv_nsec;
+	} while (ns < SPIN_NS);
+	return 0;
+}
+
 enum { LATE = 1, STALE = 2, WOKEN = 4 };
-typedef int ready_fn(struct ch *, void *, int how);
 
 /*
  * Wait on a bell until ready() says so.  ready() is told how it is
@@ -596,6 +628,8 @@ await(struct ch *c, int bell, ready_fn *ready, void *arg, const char *what)
 			how = LATE | STALE;
 			continue;
 		}
+		if (spin(c, ready, arg))
+			return;
 		t += SLICE_MS;
 		if (deadline >= 0 && deadline < t)
 			t = deadline;
