@@ -914,9 +914,7 @@ detach(void)
 	uint64_t tail, head, none = 0;
 	uint32_t live = LIVE;
 
-	if (c->h == NULL)
-		return;
-	if (c->slot >= 0 && !broken) {
+	if (c->h != NULL && c->slot >= 0 && !broken) {
 		atomic_store(&c->h->slot[c->slot].id, 0);
 		c->slot = -1;
 		vlog("leaving %s", c->shm);
