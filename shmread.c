@@ -7,7 +7,7 @@
 
 #include "common.h"
 
-#define NREC	512		/* records written out per batch, at most */
+#define NREC	4096		/* records written out per batch, at most */
 #define STAGE	(64UL * 1024)	/* small messages are gathered here */
 #define SMALL	256
 
