@@ -181,6 +181,7 @@ static double timeout = -1;	/* seconds; < 0 waits for ever */
 static uint64_t me;		/* our owner word */
 static struct ch chan = { .fd = -1, .slot = -1 };
 static volatile sig_atomic_t caught;
+static int pipe_ignored;		/* by our caller: then EPIPE is an error */
 static volatile sig_atomic_t in_io;
 static sigjmp_buf iojmp;
 static char busmsg[sizeof(PREFIX) + NAME_LEN + 64];
@@ -214,8 +215,12 @@ vlog(const char *fmt, ...)
 /*
  * The owner word of a live process: its pid, and in the high half the low
  * 32 bits of its start time, so that a recycled pid does not match.  0 if
- * the process is gone or a zombie.
+ * the process is gone or a zombie; UNKNOWN if it exists but its start time
+ * cannot be read (say, /proc mounted with hidepid, or no file descriptor
+ * left): better to wait for it than to take what it holds.
  */
+#define UNKNOWN		UINT64_MAX
+
 static uint64_t
 proc_id(pid_t pid)
 {
@@ -226,14 +231,14 @@ proc_id(pid_t pid)
 
 	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return 0;
+		return kill(pid, 0) == -1 && errno == ESRCH ? 0 : UNKNOWN;
 	n = read(fd, buf, sizeof(buf) - 1);
 	(void)close(fd);
 	if (n <= 0)
-		return 0;
+		return n == 0 || errno == ESRCH ? 0 : UNKNOWN;
 	buf[n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return 0;
+		return UNKNOWN;
 	p += 2;
 	if (*p == 'Z' || *p == 'X')
 		return 0;
@@ -241,7 +246,7 @@ proc_id(pid_t pid)
 		if ((p = strchr(p, ' ')) != NULL)
 			p++;
 	if (p == NULL || sscanf(p, "%llu", &start) != 1)
-		return 0;
+		return UNKNOWN;
 	return (uint64_t)(start & 0xffffffffU) << 32 | (uint32_t)pid;
 }
 
@@ -249,8 +254,12 @@ static int
 alive(uint64_t id)
 {
 	pid_t pid = (pid_t)(id & 0x7fffffff);
+	uint64_t now;
 
-	return id != 0 && pid > 0 && proc_id(pid) == id;
+	if (id == 0 || pid <= 0 || (id & 0xffffffffU) != (uint32_t)pid)
+		return 0;
+	now = proc_id(pid);
+	return now == id || now == UNKNOWN;
 }
 
 /* --- parsing -------------------------------------------------------- */
@@ -391,9 +400,8 @@ catch_signals(void)
 		if (sigaction(sigs[i], NULL, &old) == 0 &&
 		    old.sa_handler != SIG_IGN)
 			(void)sigaction(sigs[i], &sa, NULL);
-	sa.sa_handler = on_sigbus;
-	(void)sigaction(SIGBUS, &sa, NULL);
-	(void)signal(SIGPIPE, SIG_IGN);
+	pipe_ignored = signal(SIGPIPE, SIG_IGN) == SIG_IGN;
+	(void)signal(SIGBUS, on_sigbus);
 }
 
 /* Leave through the exit handlers, then die of the signal. */
@@ -719,6 +727,8 @@ names(struct ch *c, const char *name, uint32_t gen)
 	int i;
 
 	c->name = name;
+	(void)snprintf(busmsg, sizeof(busmsg), "%s: %s: channel truncated\n",
+	    program_invocation_short_name, name);
 	(void)snprintf(c->shm, sizeof(c->shm), "/" PREFIX "%s", name);
 	for (i = 0; i < NBELL; i++)
 		(void)snprintf(c->sem[i], sizeof(c->sem[i]), "/" PREFIX
@@ -815,7 +825,6 @@ create(struct ch *c, uint64_t cap, mode_t mode)
 	}
 	vlog("created %s: %llu bytes, mode %04o", c->shm,
 	    (unsigned long long)cap, (unsigned)mode);
-	atomic_store(&c->h->state, LIVE);
 	c->created = 1;
 }
 
@@ -907,23 +916,33 @@ others_alive(struct ch *c)
  * state and then checking the slots; with both orders sequentially
  * consistent, one of them sees the other.
  */
+static int
+nothing_queued(const struct ch *c)
+{
+	uint64_t tail, head;
+
+	return ring_span(c, &tail, &head) && ring_count(c, tail, head) == 0;
+}
+
 static void
 detach(void)
 {
 	struct ch *c = &chan;
-	uint64_t tail, head, none = 0;
+	uint64_t none = 0, r;
 	uint32_t live = LIVE;
 
 	if (c->h != NULL && c->slot >= 0 && !broken) {
 		atomic_store(&c->h->slot[c->slot].id, 0);
 		c->slot = -1;
 		vlog("leaving %s", c->shm);
-		if (others_alive(c) == 0 && ring_span(c, &tail, &head) &&
-		    ring_count(c, tail, head) == 0 &&
+		if ((r = atomic_load(&c->h->reaper)) != 0 && !alive(r))
+			atomic_compare_exchange_strong(&c->h->reaper, &r, 0);
+		if (others_alive(c) == 0 && nothing_queued(c) &&
 		    atomic_compare_exchange_strong(&c->h->reaper, &none, me)) {
+			/* Look again: someone may have come, written, gone. */
 			if (atomic_compare_exchange_strong(&c->h->state, &live,
 			    DYING)) {
-				if (others_alive(c) == 0)
+				if (others_alive(c) == 0 && nothing_queued(c))
 					unlink_all(c);
 				else
 					atomic_store(&c->h->state, LIVE);
@@ -957,9 +976,9 @@ claim(struct ch *c)
 }
 
 /*
- * The channel is being removed.  If the last process that left died
- * before it was done, take the channel back; if it was marked removed,
- * finish the removal, making sure the name still is this object.
+ * The channel is not ready.  If the last process that left died while
+ * removing it, take it back; if its creator died, or it was marked
+ * removed, finish it off, making sure the name still is this object.
  */
 static void
 settle(struct ch *c)
@@ -976,8 +995,14 @@ settle(struct ch *c)
 		return;
 	}
 	(void)snprintf(path, sizeof(path), SHMDIR "%s", c->shm + 1);
-	if (atomic_load(&c->h->state) == REMOVED &&
-	    fstat(c->fd, &fst) == 0 && stat(path, &nst) == 0 &&
+	r = atomic_load(&c->h->creator);
+	if (atomic_load(&c->h->state) == 0 && r != 0 && !alive(r) &&
+	    memcmp(c->h->magic, MAGIC, sizeof(c->h->magic)) == 0) {
+		vlog("%s: its creator died", c->shm);
+		names(c, c->name, c->h->gen);
+	} else if (atomic_load(&c->h->state) != REMOVED)
+		return;
+	if (fstat(c->fd, &fst) == 0 && stat(path, &nst) == 0 &&
 	    fst.st_ino == nst.st_ino && fst.st_dev == nst.st_dev)
 		unlink_all(c);
 }
@@ -990,6 +1015,8 @@ attach(struct ch *c, int role)
 		errx(1, "%s: too many processes attached (%d)", c->name,
 		    NSLOT);
 	atomic_store(&c->h->slot[c->slot].role, (uint32_t)role);
+	if (c->created)
+		atomic_store(&c->h->state, LIVE);
 	if (atomic_load(&c->h->state) == LIVE)
 		return 0;
 	atomic_store(&c->h->slot[c->slot].id, 0);
@@ -1000,7 +1027,7 @@ attach(struct ch *c, int role)
 static void
 init_me(void)
 {
-	if ((me = proc_id(getpid())) == 0)
+	if ((me = proc_id(getpid())) == 0 || me == UNKNOWN)
 		errx(1, "cannot read /proc/%d/stat", (int)getpid());
 }
 
@@ -1014,13 +1041,11 @@ static struct ch *
 chan_open(const char *name, int role, uint64_t cap, int setcap, mode_t mode)
 {
 	struct ch *c = &chan;
-	int64_t start = now_ms();
+	int64_t start = now_ms(), waited;
 	mode_t mask;
 
 	init_me();
 	names(c, name, 0);
-	(void)snprintf(busmsg, sizeof(busmsg), "%s: %s: channel truncated\n",
-	    program_invocation_short_name, name);
 	for (;;) {
 		c->fd = shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0);
 		vlog("shm_open %s: %s", c->shm, c->fd != -1 ? "opened" :
@@ -1037,18 +1062,27 @@ chan_open(const char *name, int role, uint64_t cap, int setcap, mode_t mode)
 		}
 		if (c->fd == -1)
 			err(1, "%s: shm_open %s", name, c->shm);
-		if (c->created || validate(c, PROT_READ | PROT_WRITE) == 0) {
-			if (!c->created)
-				open_bells(c);
+		if (c->created) {	/* attached before anyone can see it */
+			if (attach(c, role) == 0)
+				break;
+		} else if (validate(c, PROT_READ | PROT_WRITE) == 0) {
+			open_bells(c);
 			if (c->bell[NBELL - 1] != NULL && attach(c, role) == 0)
 				break;
 		}
-		if (c->h != NULL && now_ms() - start > SLICE_MS)
+		waited = now_ms() - start;
+		if (c->h != NULL && waited > SLICE_MS)
 			settle(c);
 		unmap(c);
-		if (now_ms() - start > 2000)
-			errx(1, "%s: channel never became ready (creator died?"
-			    "; remove it with -r)", name);
+		c->created = 0;
+		if (timeout >= 0 && waited > SLICE_MS &&
+		    waited >= timeout * 1000) {
+			vlog("timed out waiting for the channel");
+			exit(124);
+		}
+		if (waited > 2000)
+			errx(1, "%s: channel never became ready (remove it "
+			    "with -r)", name);
 		(void)usleep(1000);
 	}
 	if (!c->created && setcap && c->cap != cap)

@@ -103,10 +103,17 @@ add_rec(uint64_t pos, const struct rec *r)
 		add(iov[i].iov_base, iov[i].iov_len);
 }
 
+/* Records skipped in a row make one cut, however many they are. */
 static void
 cut(uint64_t pos, int done)
 {
-	b.cut[b.ncut++] = (struct cut){ pos, b.bytes, done };
+	struct cut *last = b.ncut > 0 ? &b.cut[b.ncut - 1] : NULL;
+
+	if (last != NULL && last->bytes == b.bytes) {
+		last->pos = pos;
+		last->done += done;
+	} else
+		b.cut[b.ncut++] = (struct cut){ pos, b.bytes, done };
 }
 
 /*
@@ -120,7 +127,7 @@ msg_end(uint64_t pos, uint64_t head, int *aborted, int *nrec)
 	uint32_t seq = 0;
 	struct rec r;
 
-	for (*nrec = 0; pos != head; pos += sz, ++*nrec) {
+	for (*nrec = 1; pos != head; pos += sz, ++*nrec) {
 		if ((sz = rec_get(&chan, pos, head, &r)) == 0 ||
 		    (seq != 0 && (r.seq != seq || (r.flags & REC_FIRST))))
 			corrupt(&chan);
@@ -165,13 +172,13 @@ static int
 fill(long want)
 {
 	uint64_t tail, head, pos, end, sz;
-	int aborted, began, nrec, done = 0;
+	int aborted, began, i, nrec, done = 0;
 	struct rec r;
 
 	if (!ring_span(&chan, &tail, &head))
 		corrupt(&chan);
-	for (pos = tail; pos != head && b.nrec < NREC && done < want;
-	    pos += sz) {
+	for (pos = tail; pos != head && b.nrec < NREC && b.ncut < NREC &&
+	    done < want; pos += sz) {
 		if ((sz = rec_get(&chan, pos, head, &r)) == 0)
 			corrupt(&chan);
 		began = 0;
@@ -200,14 +207,15 @@ fill(long want)
 				continue;
 			}
 			if (end != 0 && b.nrec + nrec <= NREC) {
-				for (;;) {
-					add_rec(pos, &r);
-					if (pos + sz == end)
-						break;
+				/* again, as the headers may have changed */
+				for (i = 1; add_rec(pos, &r), i < nrec; i++) {
 					pos += sz;
-					if ((sz = rec_get(&chan, pos, head, &r)) == 0)
+					if ((sz = rec_get(&chan, pos, head, &r)) == 0
+					    || (r.flags & REC_FIRST))
 						corrupt(&chan);
 				}
+				if (pos + sz != end)
+					corrupt(&chan);
 				cut(end, 1);
 				done++;
 				continue;
@@ -272,7 +280,7 @@ flush(void)
 		    == -1) {
 			if (errno == EINTR && !caught)
 				continue;
-			if (errno == EPIPE)
+			if (errno == EPIPE && !pipe_ignored)
 				caught = SIGPIPE;
 			check_signal();
 			err(1, "write error");
@@ -395,16 +403,35 @@ status(const char *name)
 	unmap(ch);
 }
 
-/* One line a channel; each is looked at by a child, so a bad one only
- * costs its own line. */
+/*
+ * One line for a channel: one being built or gone is not listed, one we
+ * may not read is listed without its numbers.
+ */
+static void
+list_one(const char *name)
+{
+	uint64_t bytes;
+	long msgs;
+
+	any_owner = 1;		/* only looked at */
+	if (chan_peek(&chan, name, 0) == 0) {
+		queued(&chan, &bytes, &msgs);
+		printf("%s %llu %llu %ld\n", name,
+		    (unsigned long long)chan.cap, (unsigned long long)bytes,
+		    msgs);
+	} else if (errno == EACCES)
+		printf("%s ? ? ?\n", name);
+	else if (errno != ENOENT && errno != EAGAIN)
+		err(1, "%s", name);
+	exit(fflush(stdout) == 0 ? 0 : 1);
+}
+
+/* Each channel is looked at by a child, so a bad one costs only its line. */
 static int
 list(void)
 {
-	const char *name;
 	struct dirent *d;
-	uint64_t bytes;
 	int rc = 0, st;
-	long msgs;
 	DIR *dir;
 	pid_t pid;
 
@@ -413,20 +440,11 @@ list(void)
 	while ((d = readdir(dir)) != NULL) {
 		if (strncmp(d->d_name, PREFIX, strlen(PREFIX)) != 0)
 			continue;
-		name = d->d_name + strlen(PREFIX);
 		(void)fflush(stdout);
 		if ((pid = fork()) == -1)
 			err(1, "fork");
-		if (pid == 0) {	/* one being built or gone: not listed */
-			if (chan_peek(&chan, name, 0) == -1)
-				exit(errno == ENOENT || errno == EAGAIN ? 0 :
-				    1);
-			queued(&chan, &bytes, &msgs);
-			printf("%s %llu %llu %ld\n", name,
-			    (unsigned long long)chan.cap,
-			    (unsigned long long)bytes, msgs);
-			exit(fflush(stdout) == 0 ? 0 : 1);
-		}
+		if (pid == 0)
+			list_one(d->d_name + strlen(PREFIX));
 		if (waitpid(pid, &st, 0) == -1 || st != 0)
 			rc = 1;
 	}
@@ -530,6 +548,7 @@ main(int argc, char *argv[])
 		usage();
 	}
 
+	(void)signal(SIGBUS, on_sigbus);
 	if (rflag)
 		chan_remove(name);
 	else if (statflag)

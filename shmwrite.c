@@ -56,6 +56,20 @@ rec_put(uint32_t seq, uint32_t flags, const void *data, uint64_t len)
 }
 
 /*
+ * A pipe says EPIPE when its reader has gone: so do we, when the reader
+ * that was printing our stream gave it up or died.  The death is looked
+ * for only when late, as it costs a read of /proc.
+ */
+static void
+check_reader(const struct ch *ch, int late)
+{
+	if (mseq != 0 && (atomic_load(&ch->h->abandoned) == mseq ||
+	    (late && atomic_load(&ch->h->rin) == mseq &&
+	    !alive(atomic_load(&ch->h->rtoken)))))
+		errx(1, "%s: reader went away", ch->name);
+}
+
+/*
  * Is there room for need bytes?  tail only grows, so the tail we last saw
  * promises at least that much room; the reader's cache line is read only
  * when that is not enough.
@@ -65,10 +79,7 @@ space_ready(struct ch *ch, void *arg, int how)
 {
 	uint64_t need = *(uint64_t *)arg, tail;
 
-	if (mseq != 0 && (atomic_load(&ch->h->abandoned) == mseq ||
-	    ((how & LATE) && atomic_load(&ch->h->rin) == mseq &&
-	    !alive(atomic_load(&ch->h->rtoken)))))
-		errx(1, "%s: reader went away", ch->name);
+	check_reader(ch, how & LATE);
 	if (ch->cap - (wpos - wtail) >= need)
 		return 1;
 	tail = atomic_load(&ch->h->tail);
@@ -211,12 +222,17 @@ send_stream(void)
 {
 	uint64_t room, max = chan.cap / CHUNK_DIV;
 	uint32_t first = REC_FIRST;
+	int64_t checked = now_ms();
 	struct iovec iov[2];
 	ssize_t n;
 
 	take();
 	stream_begin();
 	for (;;) {
+		if (now_ms() - checked >= SLICE_MS) {
+			check_reader(&chan, 1);
+			checked = now_ms();
+		}
 		room = wait_space(2 * RECSZ + 8) - 2 * RECSZ;
 		n = io(0, STDIN_FILENO, iov, ring_iov(&chan, wpos + RECSZ,
 		    room < max ? room : max, iov));
@@ -231,9 +247,9 @@ send_stream(void)
 		rec_put(mseq, first, NULL, (uint64_t)n);
 		commit();
 		first = 0;
-		if (atomic_load(&chan.h->abandoned) == mseq)
-			errx(1, "%s: reader went away", chan.name);
+		check_reader(&chan, 0);
 	}
+	check_reader(&chan, 1);
 	rec_put(mseq, first | REC_LAST, NULL, 0);
 	stream_end();
 	give();
@@ -429,6 +445,7 @@ main(int argc, char *argv[])
 		usage();
 	}
 
+	(void)signal(SIGBUS, on_sigbus);
 	if (rflag) {
 		chan_remove(name);
 		return 0;
