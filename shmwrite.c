@@ -222,20 +222,25 @@ send_stream(void)
 {
 	uint64_t room, max = chan.cap / CHUNK_DIV;
 	uint32_t first = REC_FIRST;
-	int64_t checked = now_ms();
+	int64_t checked = now_ms(), t;
 	struct iovec iov[2];
 	ssize_t n;
 
 	take();
 	stream_begin();
 	for (;;) {
-		if (now_ms() - checked >= SLICE_MS) {
+		room = wait_space(2 * RECSZ + 8) - 2 * RECSZ;
+		t = now_ms();
+		n = io(0, STDIN_FILENO, iov, ring_iov(&chan, wpos + RECSZ,
+		    room < max ? room : max, iov));
+		/*
+		 * Input that trickles in (the read blocked) is worth a look
+		 * at the reader each time, a flood only every few ms.
+		 */
+		if (now_ms() - t >= 1 || now_ms() - checked >= 10) {
 			check_reader(&chan, 1);
 			checked = now_ms();
 		}
-		room = wait_space(2 * RECSZ + 8) - 2 * RECSZ;
-		n = io(0, STDIN_FILENO, iov, ring_iov(&chan, wpos + RECSZ,
-		    room < max ? room : max, iov));
 		if (n == -1 && errno == EINTR) {
 			check_signal();
 			continue;

@@ -208,3 +208,28 @@ setup() {
 	printf 'next\n' | cmp - "$T/out"
 	assert_no_objects "$c"
 }
+
+@test "reader SIGKILLed while a slow stream trickles in: the writer, never short of room, still exits 1 reader went away" {
+	local c w r
+	c=$(chan)
+	mkfifo "$T/fifo"
+	exec 4<>"$T/fifo"
+	bg "$T/fifo" /dev/null "$T/werr" "${SHMW[@]}" -n "$c"
+	w=$BGPID
+	bg /dev/null "$T/out" "$T/rerr" "${SHMR[@]}" -n "$c"
+	r=$BGPID
+	printf 'first\n' >&4
+	wait_until file_has "$T/out" first
+	kill -KILL "$r"
+	expect_exit "$r" 137
+	# the ring has room for all of it: only the writer's own check can tell
+	printf 'more\n' >&4
+	expect_exit "$w" 1 5
+	[[ $(cat "$T/werr") == "shmwrite: $c: reader went away" ]]
+	exec 4>&-
+	shmw -n "$c" next
+	run --separate-stderr shmr -t 5 -n "$c"
+	echo "status=$status output=[$output] stderr=[$stderr]"
+	[[ $status -eq 0 && $output == next && -z $stderr ]]
+	assert_no_objects "$c"
+}
