@@ -31,7 +31,8 @@ check: all lint
 check-sanitize:
 	$(MAKE) clean
 	$(MAKE) CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 $(BATS) --jobs $(JOBS) tests
+	TMULT=3 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	    UBSAN_OPTIONS=print_stacktrace=1 $(BATS) --jobs $(JOBS) tests
 	$(MAKE) clean
 
 check-valgrind: all

@@ -216,6 +216,20 @@ send_buf(const char *p, uint64_t len)
 		stream_end();
 }
 
+/* Read standard input into iov; 0 at its end. */
+static size_t
+input(struct iovec *iov, int n)
+{
+	ssize_t r;
+
+	while ((r = io(0, STDIN_FILENO, iov, n)) == -1) {
+		if (errno != EINTR)
+			err(1, "stdin");
+		check_signal();
+	}
+	return (size_t)r;
+}
+
 /* Standard input to EOF as one message, read straight into the ring. */
 static void
 send_stream(void)
@@ -224,14 +238,14 @@ send_stream(void)
 	uint32_t first = REC_FIRST;
 	int64_t checked = now_ms(), t;
 	struct iovec iov[2];
-	ssize_t n;
+	size_t n;
 
 	take();
 	stream_begin();
 	for (;;) {
 		room = wait_space(2 * RECSZ + 8) - 2 * RECSZ;
 		t = now_ms();
-		n = io(0, STDIN_FILENO, iov, ring_iov(&chan, wpos + RECSZ,
+		n = input(iov, ring_iov(&chan, wpos + RECSZ,
 		    room < max ? room : max, iov));
 		/*
 		 * Input that trickles in (the read blocked) is worth a look
@@ -241,15 +255,9 @@ send_stream(void)
 			check_reader(&chan, 1);
 			checked = now_ms();
 		}
-		if (n == -1 && errno == EINTR) {
-			check_signal();
-			continue;
-		}
-		if (n == -1)
-			err(1, "stdin");
 		if (n == 0)
 			break;
-		rec_put(mseq, first, NULL, (uint64_t)n);
+		rec_put(mseq, first, NULL, n);
 		commit();
 		first = 0;
 		check_reader(&chan, 0);
@@ -304,10 +312,9 @@ send_line(const char *p, size_t len)
 static void
 send_lines(void)
 {
-	size_t size = 65536, len = 0;
+	size_t size = 65536, len = 0, n;
 	char *buf, *p, *nl, *bigger;
 	struct iovec iov;
-	ssize_t n;
 
 	if ((buf = malloc(size)) == NULL)
 		err(1, NULL);
@@ -319,18 +326,11 @@ send_lines(void)
 		}
 		iov.iov_base = buf + len;
 		iov.iov_len = size - len;
-		n = io(0, STDIN_FILENO, &iov, 1);
-		if (n == -1 && errno == EINTR) {
-			check_signal();
-			continue;
-		}
-		if (n == -1)
-			err(1, "stdin");
-		if (n == 0)
+		if ((n = input(&iov, 1)) == 0)
 			break;
 		p = buf;
-		nl = memchr(buf + len, '\n', (size_t)n);
-		len += (size_t)n;
+		nl = memchr(buf + len, '\n', n);
+		len += n;
 		if (nl == NULL)
 			continue;
 		take();

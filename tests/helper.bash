@@ -17,8 +17,9 @@ SHMWRITE=$TOP/shmwrite
 SHMREAD=$TOP/shmread
 SHMW=("$SHMWRITE")
 SHMR=("$SHMREAD")
-# Time limits are multiplied by this (valgrind is slow).
-TMULT=1
+# Time limits are multiplied by this: sanitizers and valgrind are slow
+# (make check-sanitize sets TMULT).
+TMULT=${TMULT:-1}
 if [[ ${SHM_VALGRIND:-0} == 1 ]]; then
 	VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
 	SHMW=("${VG[@]}" "$SHMWRITE")
