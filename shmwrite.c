@@ -251,9 +251,9 @@ send_stream(void)
 		 * Input that trickles in (the read blocked) is worth a look
 		 * at the reader each time, a flood only every few ms.
 		 */
-		if (now_ms() - t >= 1 || now_ms() - checked >= 10) {
+		if (now_ms() - t >= 1 || t - checked >= 10) {
 			check_reader(&chan, 1);
-			checked = now_ms();
+			checked = t;
 		}
 		if (n == 0)
 			break;
