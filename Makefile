@@ -10,11 +10,18 @@ CFLAGS += -std=c11 -Wall -Wextra -Wpedantic -Wshadow
 CPPFLAGS += -D_GNU_SOURCE -DVERSION=\"$(VERSION)\"
 LDLIBS += -pthread -lrt
 
-BATS ?= bats
-JOBS ?= 2
 BIN = shmwrite shmread
 MAN = man/shmwrite.1 man/shmread.1
-SH = tests/helper.bash tests/*.sh .ci/run
+SH = tests/helper.bash tests/*.sh tests/need .ci/run
+JOBS ?= 2
+# The sanitizer build lives apart, so that it leaves the user's build alone.
+SANDIR = tests/sanitize
+SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+# bats, in parallel when GNU parallel is there (PARALLEL: its options)
+BATS = PARALLEL=--will-cite bats $$(command -v parallel >/dev/null && \
+	echo --jobs $(JOBS))
 
 all: $(BIN)
 
@@ -24,23 +31,29 @@ shmwrite: shmwrite.c common.h
 shmread: shmread.c common.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ shmread.c $(LDLIBS)
 
-check: all lint
-	$(BATS) --jobs $(JOBS) tests
+check: all
+	@sh tests/need bats:bats '?parallel:parallel' python3:python3
+	$(BATS) tests
 
 # The same suite against AddressSanitizer and UBSan builds (needs clang).
 check-sanitize:
-	$(MAKE) clean
-	$(MAKE) CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
-	TMULT=3 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	    UBSAN_OPTIONS=print_stacktrace=1 $(BATS) --jobs $(JOBS) tests
-	$(MAKE) clean
+	@sh tests/need bats:bats '?parallel:parallel' python3:python3 clang:clang
+	mkdir -p $(SANDIR)
+	for p in $(BIN); do \
+	    clang $(CPPFLAGS) $(SANFLAGS) -o $(SANDIR)/$$p $$p.c $(LDLIBS) || exit; \
+	done
+	SHMBIN=$(CURDIR)/$(SANDIR) TMULT=3 ASAN_OPTIONS=detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1 $(BATS) tests
 
 check-valgrind: all
+	@sh tests/need bats:bats valgrind:valgrind
 	SHM_VALGRIND=1 $(BATS) tests/basic.bats tests/stream.bats
 
 lint:
+	@sh tests/need groff:groff-base mandoc:mandoc cppcheck:cppcheck \
+	    clang-tidy:clang-tidy shellcheck:shellcheck
 	groff -mandoc -ww -z $(MAN)
-	if command -v mandoc >/dev/null; then mandoc -Tlint -Wwarning $(MAN); fi
+	mandoc -Tlint -Wwarning $(MAN)
 	cppcheck -q --error-exitcode=1 --enable=warning,style,performance,portability --suppress=variableScope \
 	    --inline-suppr -D_GNU_SOURCE shmwrite.c shmread.c
 	clang-tidy -quiet --warnings-as-errors='*' \
@@ -56,8 +69,8 @@ bench: all
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
-	cp -f $(BIN) $(DESTDIR)$(BINDIR)
-	cp -f $(MAN) $(DESTDIR)$(MANPREFIX)/man1
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN) $(DESTDIR)$(MANPREFIX)/man1
 
 uninstall:
 	cd $(DESTDIR)$(BINDIR) && rm -f $(BIN)
@@ -65,5 +78,6 @@ uninstall:
 
 clean:
 	rm -f $(BIN)
+	rm -rf $(SANDIR)
 
 .PHONY: all bench check check-sanitize check-valgrind clean demo install lint uninstall

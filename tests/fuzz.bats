@@ -187,7 +187,7 @@ tool() {
 	shift
 	# a hang is ended by SIGTERM: 143, a failure like any death by signal
 	local out=$T/$VN.out err=$T/$VN.err
-	timeout --preserve-status -k 2 $((15 * TMULT)) "$TOP/$prog" "$@" </dev/null >"$out" 2>"$err" || rc=$?
+	timeout --preserve-status -k 2 $((15 * TMULT)) "$BIN/$prog" "$@" </dev/null >"$out" 2>"$err" || rc=$?
 	n=$(wc -l <"$err")
 	case $rc in
 	0 | 124)
@@ -353,7 +353,7 @@ report() {
 	echo "shmwrite: $status $stderr"
 	[[ $status -eq 1 && $stderr == "shmwrite: $c: not a channel" ]]
 	for p in shmread shmwrite; do
-		run --separate-stderr "$TOP/$p" -r -n "$c"
+		run --separate-stderr "$BIN/$p" -r -n "$c"
 		echo "$p -r: $status $stderr"
 		[[ $status -eq 1 && $stderr == "$p: $c: not a channel" ]]
 	done
@@ -378,7 +378,7 @@ report() {
 	printf 'target\n' >"$T/target"
 	ln -s "$T/target" "$f"
 	for p in shmread shmwrite; do
-		run --separate-stderr "$TOP/$p" -n "$c" -t 0.5
+		run --separate-stderr "$BIN/$p" -n "$c" -t 0.5
 		echo "$p: $status $stderr"
 		[[ $status -eq 1 && $stderr == "$p: "* && $(wc -l <<<"$stderr") -eq 1 ]]
 	done
@@ -387,7 +387,7 @@ report() {
 	# dangling: the target is not created
 	ln -s "$T/none" "$f"
 	for p in shmread shmwrite; do
-		run --separate-stderr "$TOP/$p" -n "$c" -t 0.5
+		run --separate-stderr "$BIN/$p" -n "$c" -t 0.5
 		echo "$p: $status $stderr"
 		[[ $status -eq 1 && $stderr == "$p: "* ]]
 	done

@@ -13,8 +13,10 @@
 bats_require_minimum_version 1.5.0
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-SHMWRITE=$TOP/shmwrite
-SHMREAD=$TOP/shmread
+# where the binaries are: the top of the tree, or make check-sanitize's own
+BIN=${SHMBIN:-$TOP}
+SHMWRITE=$BIN/shmwrite
+SHMREAD=$BIN/shmread
 SHMW=("$SHMWRITE")
 SHMR=("$SHMREAD")
 # Time limits are multiplied by this: sanitizers and valgrind are slow

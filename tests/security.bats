@@ -148,7 +148,7 @@ wait_until_objects() {
 	f=/dev/shm/shmrw.$c
 	mkfifo -m 600 "$f"
 	for p in shmread shmwrite; do
-		run --separate-stderr timeout 10 "$TOP/$p" -n "$c" -t 0.5
+		run --separate-stderr timeout 10 "$BIN/$p" -n "$c" -t 0.5
 		echo "$p: $status $stderr"
 		[[ $status -eq 1 && $stderr == "$p: $c: not a channel" ]]
 	done
@@ -156,7 +156,7 @@ wait_until_objects() {
 	rm -f "$f"
 	mkdir -m 700 "$f"
 	for p in shmread shmwrite; do
-		run --separate-stderr timeout 10 "$TOP/$p" -n "$c" -t 0.5
+		run --separate-stderr timeout 10 "$BIN/$p" -n "$c" -t 0.5
 		echo "$p: $status $stderr"
 		[[ $status -eq 1 && $stderr == "$p: "* && $(wc -l <<<"$stderr") -eq 1 ]]
 	done
