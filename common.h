@@ -1,60 +1,164 @@
 /*
- * common.h - the shmwrite/shmread channel protocol.
+ * common.h - the channel protocol of shmwrite(1) and shmread(1)
  *
- * A channel NAME is five objects: the shared memory object /shmrw.NAME
- * and four named semaphores /shmrw.NAME.GEN.X, the bells (see enum
- * below).  GEN is chosen by the creator and kept in the header, so a
- * channel that is being removed and one that is being created under the
- * same name never share a semaphore.
+ * Four parts, in this order:
+ *   1. The wire format and the protocol: this comment and struct seg.  It
+ *      is the one reference; README.md and the man pages summarise it.
+ *   2. The interface: a handle on a channel (struct chan) and what can be
+ *      done with it.  Every function returns a status (enum ch_status).
+ *   3. The implementation of part 2.  Parts 2 and 3 never print an error
+ *      and never exit: the tools decide what to say and how to end.
+ *   4. What both tools do alike: options, -v narration, signals, error
+ *      messages and exit statuses, -r, --status and --list.
  *
- * The shared memory object is one header page (struct chan) followed by a
- * ring of cap bytes, a power of two.  head and tail count bytes ever
- * committed and ever consumed; head - tail bytes are queued.  The ring
- * holds records: an 8-byte header and len bytes of data, padded to 8
- * bytes so that a header never wraps.  A message is the records from one
- * marked FIRST to one marked LAST; a message that fits is committed whole.
+ * OBJECTS.  A channel NAME is five objects in /dev/shm: the segment
+ * shmrw.NAME (shm_open "/shmrw.NAME") and four named semaphores, the
+ * bells, sem.shmrw.NAME.GEN.b for b in r, w, d, s.  GEN is a random
+ * number the creator writes in the header, so that the bells of a channel
+ * being removed and of a new one under the same name are never confused.
+ * Using a channel takes read and write permission on all five; looking at
+ * it (--status, --list) takes read permission on the segment.
  *
- * How a message travels:
- *  1. The writer takes the write token (wtoken) and keeps it for the whole
- *     message, so messages never interleave.  It writes records into the
- *     free part of the ring - a stream is read() straight into it - and
- *     only then publishes them by advancing head.  Bytes beyond head are
- *     never looked at, so a reader never sees uncommitted data.
- *  2. The reader takes the read token (rtoken) and looks ahead for the end
- *     of the message.  When the whole message is queued it writes it out
- *     and only then advances tail: a failed write loses nothing.  When it
- *     is still being written (a stream) it writes out and consumes it as
- *     it comes, as a pipe would.
+ * THE SEGMENT is one header page (struct seg) and a ring of cap bytes, a
+ * power of two from 4K to 1G.  head and tail count the bytes ever
+ * published and ever consumed; position p lives at ring[p & (cap - 1)],
+ * and head - tail bytes are queued.  A writer never lets head - tail pass
+ * cap - RECSZ: the last RECSZ bytes stay free so that an ABORT record can
+ * always be written (see CRASHES).
  *
- * Who may touch what: only the wtoken holder writes head, seq, wopen and
- * the free part of the ring; only the rtoken holder writes tail and rin.
- * Anyone may set abandoned, state and reaper, and claim a slot.
+ * RECORDS.  The ring holds records: an 8-byte header, then len bytes of
+ * data padded to 8, so that a header never wraps (data may).  The header
+ * is one 64-bit word, seq << 32 | flags | len: the message number (never
+ * 0), and len (at most REC_LENMAX) with five flags above it.  A message is
+ * its records from the one marked FIRST to the one marked LAST, all with
+ * its seq.  ABORT on a LAST record: the message was cut short, readers
+ * drop it.  SYNC on a FIRST record: its writer waits to hear that it was
+ * taken (-w); the reader that takes it sets TAKEN, and a writer that gives
+ * up withdraws it by setting ABORT instead, both by compare-and-swap on
+ * that header word, so exactly one of them wins.  A SYNC message whose
+ * FIRST record carries ABORT is dropped whole.
  *
- * Sleeping: a waiter counts itself in sleepers[bell], checks its
- * condition once more and sleeps on the bell; whoever changes the
- * condition posts the bell only when someone sleeps there.  Both sides
- * are sequentially consistent, so either the waiter sees the change or
- * the poster sees the waiter: no wake-up is lost, and no system call is
- * made when nobody sleeps.  Each bell has one kind of waiter, so a post
- * always wakes someone who can use it.  Every sleep is a slice of at most
- * SLICE_MS on the monotonic clock; after a slice a waiter checks its
- * deadline, whether the channel was removed, and whether the holder it
- * waits for still lives.
+ * HOW A MESSAGE TRAVELS.
+ *  1. A writer takes the write token (wtoken) and builds messages in the
+ *     free part of the ring: records beyond head, which nobody reads.  A
+ *     message that fits is published whole, by one store to head, after
+ *     its LAST record was written; one that can never fit, and every
+ *     stream (shmwrite's standard input), is published as it comes, and
+ *     its number is kept in wopen meanwhile.
+ *  2. A reader takes the read token (rtoken) and looks at the records from
+ *     tail to head.  A whole message is written out and only then
+ *     consumed, by one store to tail, so that a failed write loses
+ *     nothing.  A stream is written out and consumed as it comes; its
+ *     number is kept in rin meanwhile.
  *
- * Crashes: tokens hold an owner word, pid and process start time, so a
- * recycled pid never passes for a dead holder.  A dead holder's token is
- * taken over with compare-and-swap.  A writer that takes over closes the
- * dead writer's open message with an ABORT record.  A reader that starts
- * writing out a stream says so in rin; a reader that finds the remains of
- * a stream whose reader left (rin, or records without their FIRST) skips
- * them and sets abandoned, which tells that stream's writer to stop
- * ("reader went away"), as does the death of the reader named in rin.
- * The last process to leave removes the channel if nothing is queued;
- * see detach().
+ * WHO WRITES WHAT.  Only the wtoken holder writes head, seq, wopen and the
+ * ring beyond head.  Only the rtoken holder writes tail and rin.  Any
+ * reader writes abandoned.  A writer waiting with -w changes only the
+ * header word of its own SYNC record, and a reader only the header word of
+ * a SYNC record it takes.  Each process writes only its own slot and its
+ * own bits in asleep[].  The creator writes the identity fields (magic to
+ * name) before the state becomes LIVE; nobody writes them afterwards.
  *
- * Everything in the segment may have been written by a hostile or broken
- * process: cap is checked against the object's size, and every index and
- * record header is copied to a local and checked before it is used.
+ * PUBLICATION, each store paired by name with the load that it serves:
+ *  [W1] the writer's store-release of head, after the records below it,
+ *       pairs with [R1], the reader's load-acquire of head before it reads
+ *       them: a reader never sees a record that was not complete.
+ *  [R2] the reader's store-release of tail, after it read or wrote out
+ *       the bytes below it, pairs with [W2], the writer's load-acquire of
+ *       tail before it overwrites them.
+ *  [B1] the fence a process issues after changing a condition, before it
+ *       looks who sleeps, pairs with [B2], the fence a sleeper issues after
+ *       setting its bit in asleep[], before it looks at the condition once
+ *       more: either the sleeper sees the change, or the changer sees the
+ *       sleeper and posts its bell.  No wake-up is lost, and no system call
+ *       is made when nobody sleeps.
+ *
+ * SLOTS AND LIVENESS.  A process attached to a channel holds slot i: an
+ * open file description lock (F_OFD_SETLK) on byte LK_SLOT + i of the
+ * segment, taken when it attaches and dropped by the kernel when it closes
+ * the segment or dies, in whatever pid or time namespace.  Whoever takes
+ * the lock of slot i owns the slot and bumps its epoch.  A process is
+ * known by its id, epoch << 32 | (i + 1); it is alive while the lock of
+ * slot i is held (F_OFD_GETLK) and the epoch there is still its own.  A
+ * recycled pid can never pass for a live process.
+ *
+ * THE NAME LOCK, on byte LK_NAME, is held by whoever builds, removes or
+ * takes back the channel.  Nobody unlinks the segment's name without
+ * holding the name lock of the object that the name leads to and checking,
+ * under that lock, that it still leads there: so nobody ever unlinks a
+ * channel other than the one it looked at.
+ *
+ * STATES of the segment:
+ *   BUILDING  the creator made the object (O_CREAT | O_EXCL) and holds the
+ *             name lock while it sizes it, writes the header, creates the
+ *             bells and attaches; then LIVE, and it drops the lock.
+ *   LIVE      in use.
+ *   DYING     the last process to leave, holding the name lock, checks
+ *             that nobody else is attached and nothing is queued, then
+ *             unlinks the five objects; or it finds someone and goes back
+ *             to LIVE.  A process attaches by taking its slot lock, then
+ *             reading state; the last one sets DYING, then probes every
+ *             slot lock: the kernel orders the lock operations, so one of
+ *             the two sees the other.
+ *   REMOVED   -r removed it: attached processes leave with "channel
+ *             removed".
+ * A channel made with -k (KEEP) is never removed for being empty, and a
+ * process that may not unlink the channel (another user's, in the sticky
+ * /dev/shm) never starts removing it.
+ *
+ * TOKENS.  wtoken and rtoken hold 0 (free), a holder's id, or HANDOFF.
+ * They are taken by compare-and-swap.  A writer keeps wtoken for a whole
+ * message (with -l, for all the lines it has read at once); a reader keeps
+ * rtoken while it takes messages, and gives it back between two messages
+ * when another reader sleeps for it.  A token given back while someone
+ * sleeps for it becomes HANDOFF, and its bell is posted: HANDOFF is for the
+ * waiter that the post wakes, or that wakes at the end of a slice, not for
+ * the one who gave it back and came straight back: so nobody starves.  If
+ * no live process sleeps for it any more, anyone may take it.
+ *
+ * BELLS.  One kind of waiter a bell: READERS and WRITERS, processes waiting
+ * for the read or write token; DATA (head moved), the rtoken holder
+ * waiting for data; SPACE (tail moved), the wtoken holder waiting for room
+ * and -w writers waiting for their message to be taken.  A waiter sets its
+ * bit in asleep[bell], looks once more [B2] and sleeps on the bell for at
+ * most SLICE_MS.  After a slice it looks for dead peers, for a removed or
+ * truncated segment, and at its deadline.
+ *
+ * STREAMS.  wopen holds the number of the stream being written, rin the
+ * number of the stream being written out, abandoned the number of a
+ * stream that its reader gave up.  A writer sets wopen before it publishes
+ * a stream's first record and clears it after the last.  A reader sets rin
+ * when it begins a stream and clears it at its end.  A stream's writer
+ * stops ("reader went away", as EPIPE would) when abandoned names its
+ * stream, or when rin names it and the rtoken holder died.
+ *
+ * CRASHES: what a dead process leaves, and who repairs it.
+ *  - A creator: BUILDING with the name lock free.  The next process to
+ *    open the name takes the lock and unlinks what was made.
+ *  - A writer: wtoken held by the dead.  The next writer takes it over
+ *    and, if wopen names a stream, ends it with an ABORT record (there is
+ *    always room for one); the reader of that stream stops with "message
+ *    truncated (writer went away)".  Nothing it had not published is seen.
+ *  - A reader: rtoken held by the dead.  The next reader takes it over.  A
+ *    whole message that it was writing out is still queued (at least
+ *    once).  The rest of a stream that it was writing out - records at
+ *    tail with no FIRST, or a FIRST whose number is rin - is skipped, and
+ *    abandoned is set, which stops that stream's writer.
+ *  - A sleeper: its bit in asleep[] costs a spurious post until someone
+ *    holds its slot lock again and clears it.  A HANDOFF meant for it is
+ *    taken after a slice, or at once if no live process sleeps.
+ *  - A remover: DYING or REMOVED with the name lock free.  The next
+ *    process takes the lock, and removes the channel or takes it back.
+ *  - A -w writer: its SYNC message stays and is delivered as any other.
+ * So a process killed at any point holds up the others for a slice or
+ * two, about a second at most.
+ *
+ * UNTRUSTED INPUT.  Anyone who may write a channel may write anything in
+ * it.  The object's type, owner, links, size and name are checked on
+ * opening; cap against the size; every index, token and record header is
+ * copied to a local and checked before it is used.  --status and --list
+ * only read the segment with pread(2), so a hostile one cannot crash
+ * them, and names found in /dev/shm pass the same rules as -n.
  */
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -68,9 +172,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
+#include <pwd.h>
+#include <sched.h>
 #include <semaphore.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -82,385 +186,477 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_NAME	"default"
-#define DEFAULT_CAP	(1024UL * 1024)
-#define MIN_CAP		4096
-#define MAX_CAP		(1024UL * 1024 * 1024)
-#define NAME_LEN	200	/* "sem.shmrw." NAME ".GEN.r" fits NAME_MAX */
-#define PREFIX		"shmrw."
-#define SHMDIR		"/dev/shm/"
+/* ==== Part 1: the wire format ========================================= */
 
-#define MAGIC		"shmrw\0\r\n"
-#define VERSION_NUM	1
-#define HDRSZ		4096	/* header page; the ring follows */
-#define NSLOT		200	/* processes attached at once */
-#define SLICE_MS	100	/* longest blind sleep; bounds recovery */
-#define SPIN_NS		50000	/* how long to ask before sleeping */
+#define SEG_MAGIC	"shmrw\0\r\n"
+#define SEG_VERSION	2		/* bumped on every change of layout */
+#define SEG_HDRSZ	4096		/* the header page; the ring follows */
+#define SEG_KEEP	1U		/* flags: kept when empty (-k) */
+#define NSLOT		256		/* processes attached at once */
+#define NAME_LEN	200		/* "sem.shmrw." NAME ".GEN.b" < NAME_MAX */
+#define NAME_PREFIX	"shmrw."
+#define SHM_DIR		"/dev/shm/"
+#define MIN_CAP		((uint64_t)4096)
+#define MAX_CAP		((uint64_t)1 << 30)
 
-enum { LIVE = 1, DYING, REMOVED };	/* state; 0 while being built */
-/*
- * The bells: readers and writers waiting for their token, the reader that
- * holds it waiting for data, the writer that holds it waiting for space.
- * One kind of waiter a bell, so that a wake-up always finds a taker.
- */
-enum { READERS, WRITERS, DATA, SPACE, NBELL };
-#define BELLS		"rwds"		/* their names' last letters */
-#define HANDOFF		((uint64_t)1 << 32)	/* a token for a waiter */
+enum { ST_BUILDING, ST_LIVE, ST_DYING, ST_REMOVED };
+enum { BELL_READERS, BELL_WRITERS, BELL_DATA, BELL_SPACE, NBELL };
+#define BELL_LETTERS	"rwds"		/* the bells' names end in these */
 
-/*
- * In the ring a record header is two 32-bit words: the length of the data
- * that follows, with the flags in its top bits, and the message number.
- */
+#define LK_NAME		0		/* lock offsets in the segment */
+#define LK_SLOT		1		/* ... slot i: LK_SLOT + i */
+
+#define TOKEN_FREE	((uint64_t)0)
+#define TOKEN_HANDOFF	((uint64_t)1 << 63)	/* ids stay below */
+#define EPOCH_MASK	0x7fffffffU
+
 #define RECSZ		((uint64_t)8)
-#define LENMAX		((1U << 29) - 1)	/* data in one record */
-#define PAD(n)		(((uint64_t)(n) + 7) & ~(uint64_t)7)
-#define REC_FIRST	(1U << 29)
-#define REC_LAST	(1U << 30)
-#define REC_ABORT	(1U << 31)
-
-struct rec {
-	uint32_t len;
-	uint32_t flags;
-	uint32_t seq;		/* message number, never 0 */
-};
+#define REC_LENMAX	((1U << 27) - 1)
+#define REC_FIRST	(1U << 27)
+#define REC_LAST	(1U << 28)
+#define REC_ABORT	(1U << 29)
+#define REC_SYNC	(1U << 30)
+#define REC_TAKEN	(1U << 31)
+#define REC_PAD(n)	(((uint64_t)(n) + 7) & ~(uint64_t)7)
+#define REC_HDR(seq, flags, len) \
+	((uint64_t)(seq) << 32 | (uint32_t)(flags) | (uint32_t)(len))
 
 struct slot {
-	_Atomic uint64_t id;	/* owner word of an attached process */
-	_Atomic uint32_t role;	/* 'r' or 'w' */
-	uint32_t pad;
+	_Atomic uint32_t epoch;		/* bumped by each new owner */
+	_Atomic int32_t pid;		/* in its own pid namespace: shown */
+	_Atomic uint32_t role;		/* 'r' or 'w' */
 };
 
 /*
- * Fields that the writer changes as it goes, and those the reader does,
- * live on cache lines of their own: neither side slows the other down.
+ * The header page.  What the writer changes as it goes and what the
+ * reader does live on cache lines of their own, so that neither side
+ * slows the other down.
  */
-#define LINE	_Alignas(64)
-struct chan {
+struct seg {
 	char magic[8];
 	uint32_t version;
-	uint32_t gen;
+	uint32_t gen;			/* names the bells */
 	uint64_t cap;
-	_Atomic uint64_t creator;
+	uint32_t flags;			/* SEG_KEEP */
 	_Atomic uint32_t state;
-	_Atomic uint64_t reaper;	/* who is removing it, or 0 */
 	_Atomic uint64_t wtoken, rtoken;
 
-	LINE _Atomic uint64_t head;
-	_Atomic uint32_t seq;		/* last message number used */
-	_Atomic uint32_t wopen;		/* message being written, or 0 */
+	_Alignas(64) _Atomic uint64_t head;
+	_Atomic uint32_t seq;		/* the last message number used */
+	_Atomic uint32_t wopen;		/* the stream being written, or 0 */
 
-	LINE _Atomic uint64_t tail;
-	_Atomic uint32_t rin;		/* stream being written out */
+	_Alignas(64) _Atomic uint64_t tail;
+	_Atomic uint32_t rin;		/* the stream being written out */
+	_Atomic uint32_t abandoned;	/* a stream its reader gave up */
 
-	LINE _Atomic uint32_t sleepers[NBELL];
-	_Atomic uint32_t abandoned;	/* message its reader gave up */
+	_Alignas(64) _Atomic uint64_t asleep[NBELL][NSLOT / 64];
 
-	LINE struct slot slot[NSLOT];
+	char name[NAME_LEN + 8];	/* NUL-terminated: the channel's */
+	struct slot slot[NSLOT];
 };
-_Static_assert(sizeof(struct chan) <= HDRSZ, "header larger than a page");
+
+/* The layout is the protocol: any change here bumps SEG_VERSION. */
+#define SEG_AT(field, off) \
+	_Static_assert(offsetof(struct seg, field) == (off), #field " moved")
+SEG_AT(magic, 0);
+SEG_AT(version, 8);
+SEG_AT(gen, 12);
+SEG_AT(cap, 16);
+SEG_AT(flags, 24);
+SEG_AT(state, 28);
+SEG_AT(wtoken, 32);
+SEG_AT(rtoken, 40);
+SEG_AT(head, 64);
+SEG_AT(seq, 72);
+SEG_AT(wopen, 76);
+SEG_AT(tail, 128);
+SEG_AT(rin, 136);
+SEG_AT(abandoned, 140);
+SEG_AT(asleep, 192);
+SEG_AT(name, 320);
+SEG_AT(slot, 528);
+_Static_assert(sizeof(struct slot) == 12, "slot size changed");
+_Static_assert(sizeof(struct seg) <= SEG_HDRSZ, "header larger than a page");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "need lock-free 64-bit atomics");
 
-struct ch {
-	const char *name;
-	char shm[sizeof(PREFIX) + NAME_LEN + 1];
-	char sem[NBELL][sizeof(PREFIX) + NAME_LEN + 12];
-	int fd;
-	struct chan *h;
-	unsigned char *ring;
-	uint64_t cap;
-	sem_t *bell[NBELL];
-	int slot;		/* ours, or -1 */
-	int created;
+/* ==== Part 2: the interface =========================================== */
+
+enum ch_status {
+	CH_OK,
+	CH_AGAIN,	/* not yet: look again (inside part 3 only) */
+	CH_ESYS,	/* a system call failed: see errnum and what */
+	CH_ETIMEDOUT,	/* a wait ran out (-t) */
+	CH_EINTR,	/* a signal was caught: see ch_caught */
+	CH_ENOENT,	/* no such channel */
+	CH_ENOTCHAN,	/* the object is not a channel */
+	CH_ELINKED,	/* the object has other names (hard links) */
+	CH_EFOREIGN,	/* owned by another user (see any_owner) */
+	CH_ECORRUPT,	/* what the segment holds does not add up */
+	CH_ETRUNC,	/* the segment is shorter than it says */
+	CH_EREMOVED,	/* removed while in use */
+	CH_EFULL,	/* NSLOT processes are attached already */
+	CH_EDEAD,	/* left half-built by a process that died */
+	CH_EWRITER,	/* the stream we write out lost its writer */
+	CH_EREADER	/* the stream we write lost its reader */
 };
 
-/* Options both tools share. */
-static int verbose;
-static int any_owner;
-static double timeout = -1;	/* seconds; < 0 waits for ever */
+/* What -v narrates: notes, and events that come fast and get summed up. */
+enum { EV_NOTE, EV_PUBLISH, EV_CONSUME, EV_POST, EV_NOPOST, EV_SPIN,
+	EV_SLEEP, EV_WAKE, EV_SLICE, EV_N };
 
-static uint64_t me;		/* our owner word */
-static struct ch chan = { .fd = -1, .slot = -1 };
-static volatile sig_atomic_t caught;
-static int pipe_ignored;		/* by our caller: then EPIPE is an error */
-static volatile sig_atomic_t in_io;
-static sigjmp_buf iojmp;
-static char busmsg[sizeof(PREFIX) + NAME_LEN + 64];
+/* How a channel is made if it does not exist, and whom to trust. */
+struct ch_make {
+	uint64_t cap;
+	mode_t mode;
+	int keep;		/* -k */
+	int any_owner;		/* --any-owner */
+};
 
-static int broken;		/* the channel is not to be touched again */
+/* A writer's place in the ring (NONE: no such thing). */
+struct ch_writer {
+	int holding;		/* we hold the write token */
+	int stream;		/* the message is published as it comes */
+	uint64_t pos;		/* end of the records we closed */
+	uint64_t head;		/* what we published */
+	uint64_t tail;		/* tail as last seen: room is at least this */
+	uint64_t msg;		/* the message being built starts here */
+	uint64_t rec;		/* the open record's header is here */
+	uint32_t len;		/* data in the open record */
+	uint32_t seq;		/* the message being built */
+	uint32_t flags;		/* for its next record: FIRST, SYNC */
+	int64_t looked;		/* when we last looked at a stream's reader */
+	uint64_t first_pos, first_hdr;	/* the last message's FIRST record */
+	uint64_t end;		/* and its end */
+};
 
-static void usage(void);
+struct ch_reader {
+	int holding;		/* we hold the read token */
+	uint32_t cur;		/* the stream we are in, or 0 */
+};
 
-/* The channel cannot be trusted any more: say why and leave it alone. */
-static void
-fail(const struct ch *c, const char *why)
-{
-	broken = 1;
-	errx(1, "%s: %s", c->name, why);
-}
-
-static void
-vlog(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!verbose)
-		return;
-	va_start(ap, fmt);
-	vwarnx(fmt, ap);
-	va_end(ap);
-}
-
-/* --- processes ------------------------------------------------------ */
+/* A process's handle on a channel. */
+struct chan {
+	char name[NAME_LEN + 1];
+	char shm[sizeof("/" NAME_PREFIX) + NAME_LEN];
+	char sem[NBELL][sizeof("/" NAME_PREFIX) + NAME_LEN + 12];
+	int fd;
+	struct seg *seg;
+	unsigned char *ring;
+	uint64_t cap;
+	uid_t uid;		/* the segment's owner */
+	sem_t *bell[NBELL];
+	int slot;		/* ours, or -1 */
+	uint64_t id;		/* epoch << 32 | slot + 1 */
+	int created;		/* we made it */
+	int broken;		/* not to be touched again */
+	struct ch_writer w;
+	struct ch_reader r;
+	/* the last error: the call that failed (or NULL), and its errno */
+	const char *what;
+	int errnum;
+	/* settings, kept by ch_init(): the longest wait (< 0: none) ... */
+	int64_t timeout_ns;
+	/* ... and -v: the tool's narrator, or NULL */
+	void (*narrate)(int ev, uint64_t n, const char *fmt, va_list ap);
+};
 
 /*
- * The owner word of a live process: its pid, and in the high half the low
- * 32 bits of its start time, so that a recycled pid does not match.  0 if
- * the process is gone or a zombie; UNKNOWN if it exists but its start time
- * cannot be read (say, /proc mounted with hidepid, or no file descriptor
- * left): better to wait for it than to take what it holds.
+ * A reader's batch: what one writev() of the tool puts out.  Small
+ * payloads are gathered in stage; cut[] says up to where the ring may be
+ * consumed once that many bytes are out.
  */
-#define UNKNOWN		UINT64_MAX
+#define BATCH_REC	4096	/* records a batch, at most */
+#define BATCH_STAGE	(64 * 1024)
+#define BATCH_SMALL	256	/* payloads up to this go through stage */
+struct ch_batch {
+	struct iovec iov[2 * BATCH_REC];
+	int niov;
+	size_t bytes;
+	char stage[BATCH_STAGE];
+	size_t staged;
+	struct ch_cut {
+		uint64_t pos;	/* consume up to here ... */
+		size_t bytes;	/* ... once this much is out */
+		int done;	/* messages completed there */
+	} cut[BATCH_REC];
+	int ncut, nrec, used;
+	int aborted;		/* the stream we write out ends cut short */
+};
 
-static uint64_t
-proc_id(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	ssize_t n;
-	int fd, i;
+/* What --status and --list show of a channel. */
+struct ch_info {
+	uid_t uid;
+	mode_t mode;
+	int state;		/* ST_*, or -1: damaged */
+	const char *damage;	/* why it is, if so */
+	int readable;		/* we could read the segment */
+	uint64_t cap;
+	int keep;
+	uint64_t bytes;		/* payload bytes queued */
+	long msgs;		/* messages queued, whole */
+	uint32_t gen;
+	int procs;
+	pid_t pid[NSLOT];
+	char role[NSLOT];
+};
 
-	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return kill(pid, 0) == -1 && errno == ESRCH ? 0 : UNKNOWN;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return n == 0 || errno == ESRCH ? 0 : UNKNOWN;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return UNKNOWN;
-	p += 2;
-	if (*p == 'Z' || *p == 'X')
-		return 0;
-	for (i = 0; i < 19 && p != NULL; i++)	/* to field 22, starttime */
-		if ((p = strchr(p, ' ')) != NULL)
-			p++;
-	if (p == NULL || sscanf(p, "%llu", &start) != 1)
-		return UNKNOWN;
-	return (uint64_t)(start & 0xffffffffU) << 32 | (uint32_t)pid;
-}
+/* Set by the tool's signal handler: waits return CH_EINTR once it is. */
+static volatile sig_atomic_t ch_caught;
 
-static int
-alive(uint64_t id)
-{
-	pid_t pid = (pid_t)(id & 0x7fffffff);
-	uint64_t now;
+/*
+ * Each tool uses only part of the interface: inline, so that the part it
+ * does not use draws no warning.
+ */
+#define CH_API	static inline
 
-	if (id == 0 || pid <= 0 || (id & 0xffffffffU) != (uint32_t)pid)
-		return 0;
-	now = proc_id(pid);
-	return now == id || now == UNKNOWN;
-}
+/* Opening and leaving. */
+CH_API int ch_open(struct chan *, const char *name, int role,
+    const struct ch_make *);
+CH_API void ch_close(struct chan *);
+CH_API int ch_remove(struct chan *, const char *name);
+CH_API int ch_look(const char *name, struct ch_info *);
+CH_API int ch_valid_name(const char *, size_t);
 
-/* --- parsing -------------------------------------------------------- */
+/* Writing: begin, build messages, publish, end; -w waits with sync. */
+CH_API int ch_wbegin(struct chan *);
+CH_API int ch_msg_begin(struct chan *, int stream, int sync);
+CH_API int ch_reserve(struct chan *, size_t min, size_t max,
+    struct iovec iov[2], int *niov, size_t *room);
+CH_API void ch_add(struct chan *, size_t n);
+CH_API int ch_write(struct chan *, const void *, size_t);
+CH_API int ch_send(struct chan *, const void *, size_t);
+CH_API int ch_msg_end(struct chan *);
+CH_API int ch_publish(struct chan *);
+CH_API int ch_wend(struct chan *);
+CH_API int ch_sync(struct chan *);
 
-/* getopt_long(), told to be quiet, returned ':' or '?'. */
-static void
-badopt(int ch, const char *arg)
-{
-	if (strncmp(arg, "--", 2) != 0)
-		warnx("%s: '-%c'", ch == ':' ? "option requires an argument" :
-		    "unknown option", optopt);
-	else if (ch == ':')
-		warnx("option requires an argument: '%s'", arg);
-	else
-		warnx("%s: '%s'", optopt != 0 ? "option takes no argument" :
-		    "unknown option", arg);
-	usage();
-}
+/* Reading: the next batch, and what of it went out. */
+CH_API int ch_next(struct chan *, struct ch_batch *, long want);
+CH_API int ch_consume(struct chan *, struct ch_batch *, size_t out,
+    long *done);
 
-static void
-badarg(const char *what, const char *arg)
-{
-	warnx("invalid %s: '%s'", what, arg);
-	usage();
-}
+/* ==== Part 3: the implementation ====================================== */
 
-static const char *
-parse_name(const char *s)
-{
-	const char *p, *n = s[0] == '/' ? s + 1 : s;
+#define NONE		UINT64_MAX	/* no such position */
+#define SLICE_NS	100000000LL	/* longest blind sleep: bounds recovery */
+#define NAP_NS		1000000LL	/* between two looks at a busy name */
+#define LATE_NS		10000000LL	/* a stream's writer looks at its reader */
+#define SPIN_TRIES	64		/* looks before a sleep, each after a yield */
 
-	for (p = n; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && strchr("._-", *p) == NULL)
-			break;
-	if (*p != '\0' || p == n || p - n > NAME_LEN)
-		badarg("name", s);
-	return n;
-}
+typedef int ready_fn(struct chan *, void *, int how);
+enum { HOW_LATE = 1, HOW_STALE = 2, HOW_WOKEN = 4 };
 
-static uint64_t
-parse_size(const char *s)
-{
-	unsigned long long v, mul = 1;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno != 0 || !isdigit((unsigned char)s[0]))
-		badarg("size", s);
-	switch (*end) {
-	case 'g': case 'G': mul <<= 10; /* FALLTHROUGH */
-	case 'm': case 'M': mul <<= 10; /* FALLTHROUGH */
-	case 'k': case 'K': mul <<= 10; end++; /* FALLTHROUGH */
-	case '\0': break;
-	default: badarg("size", s);
-	}
-	if (*end != '\0' || v > MAX_CAP / mul || v * mul < MIN_CAP)
-		badarg("size", s);
-	for (v *= mul, mul = MIN_CAP; mul < v; mul <<= 1)
-		;
-	return mul;		/* a power of two: offsets are a mask away */
-}
-
-static mode_t
-parse_mode(const char *s)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(s, &end, 8);
-	if (end == s || *end != '\0' || errno != 0 || v > 0777 ||
-	    !isdigit((unsigned char)s[0]))
-		badarg("mode", s);
-	return (mode_t)v;
-}
-
-static double
-parse_seconds(const char *s)
-{
-	double v;
-	char *end;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || !isfinite(v) ||
-	    v < 0 || v > 1e9 || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
-		badarg("timeout", s);
-	return v;
-}
-
-/* --- time and signals ----------------------------------------------- */
+struct rec {
+	uint64_t hdr;
+	uint32_t len, flags, seq;
+};
 
 static int64_t
-now_ms(void)
+clock_ns(void)
 {
 	struct timespec ts;
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t
+deadline(const struct chan *c)
+{
+	return c->timeout_ns < 0 ? -1 : clock_ns() + c->timeout_ns;
 }
 
 static void
-on_signal(int sig)
+say(const struct chan *c, int ev, uint64_t n, const char *fmt, ...)
 {
-	caught = sig;
-	if (in_io) {
-		in_io = 0;
-		siglongjmp(iojmp, 1);
-	}
-}
+	va_list ap;
 
-static void
-on_sigbus(int sig)
-{
-	(void)sig;
-	(void)write(STDERR_FILENO, busmsg, strlen(busmsg));
-	_exit(1);
-}
-
-/*
- * INT, TERM and HUP interrupt waits and reads (no SA_RESTART); the tool
- * then leaves the channel consistent and dies of the same signal.  A
- * broken pipe shows up as EPIPE and is treated the same way.  Signals the
- * caller ignored stay ignored, as for any well-behaved filter.
- */
-static void
-catch_signals(void)
-{
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	struct sigaction sa, old;
-	size_t i;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (sigaction(sigs[i], NULL, &old) == 0 &&
-		    old.sa_handler != SIG_IGN)
-			(void)sigaction(sigs[i], &sa, NULL);
-	pipe_ignored = signal(SIGPIPE, SIG_IGN) == SIG_IGN;
-	(void)signal(SIGBUS, on_sigbus);
-}
-
-/* Leave through the exit handlers, then die of the signal. */
-static void
-check_signal(void)
-{
-	if (caught)
-		exit(128 + caught);
-}
-
-static void
-die_of_signal(void)
-{
-	int sig = caught;
-	sigset_t set;
-
-	if (sig == 0)
+	if (c->narrate == NULL)
 		return;
-	(void)signal(sig, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);	/* see io() */
-	(void)raise(sig);
+	va_start(ap, fmt);
+	c->narrate(ev, n, fmt, ap);
+	va_end(ap);
 }
+
+/* A system call failed: keep what and errno for the tool to tell. */
+static int
+sys(struct chan *c, const char *what)
+{
+	c->errnum = errno;
+	c->what = what;
+	return CH_ESYS;
+}
+
+/* The segment cannot be trusted any more: leave it alone from now on. */
+static int
+corrupt(struct chan *c)
+{
+	c->broken = 1;
+	return CH_ECORRUPT;
+}
+
+static void
+nap(void)
+{
+	struct timespec ts = { 0, NAP_NS };
+
+	(void)nanosleep(&ts, NULL);
+}
+
+/* --- locks ------------------------------------------------------------- */
 
 /*
- * readv() or writev() that a signal always interrupts: one that arrives
- * after caught was looked at and before the call blocks would otherwise
- * wait for input that may never come.  The handler jumps back here; its
- * signal stays blocked until die_of_signal().  Bytes moved by a call that
- * was interrupted just as it returned are not counted: the channel sees
- * them as never read, or never written out.
+ * An open file description lock on [off, off + len) of the segment.  For
+ * F_OFD_GETLK: the offset of the first lock that another description
+ * holds there, or -1 if there is none.
  */
-static ssize_t
-io(int out, int fd, const struct iovec *iov, int n)
+static off_t
+lk(int fd, int cmd, short type, off_t off, off_t len)
 {
-	ssize_t r;
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
+		.l_start = off, .l_len = len };
 
-	if (sigsetjmp(iojmp, 0) != 0) {
-		errno = EINTR;
-		return -1;
-	}
-	in_io = 1;
-	if (caught) {
-		in_io = 0;
-		errno = EINTR;
-		return -1;
-	}
-	r = out ? writev(fd, iov, n) : readv(fd, iov, n);
-	in_io = 0;
-	if (r == -1 && errno == EFAULT)	/* the kernel's SIGBUS */
-		fail(&chan, "channel truncated");
-	return r;
+	if (fcntl(fd, cmd, &fl) == -1)
+		return cmd == F_OFD_GETLK ? off : -2;	/* cannot tell: held */
+	if (cmd != F_OFD_GETLK)
+		return 0;
+	return fl.l_type == F_UNLCK ? -1 : fl.l_start;
 }
-
-/* --- the ring ------------------------------------------------------- */
 
 static int
-ring_iov(const struct ch *c, uint64_t pos, uint64_t len, struct iovec *iov)
+lock_try(int fd, off_t off)
+{
+	return lk(fd, F_OFD_SETLK, F_WRLCK, off, 1) == 0 ? 0 : -1;
+}
+
+static void
+lock_drop(int fd, off_t off)
+{
+	(void)lk(fd, F_OFD_SETLK, F_UNLCK, off, 1);
+}
+
+/* Does another process hold a lock in [off, off + len)? */
+static int
+lock_held(int fd, off_t off, off_t len)
+{
+	return lk(fd, F_OFD_GETLK, F_WRLCK, off, len) != -1;
+}
+
+/* --- names and objects ------------------------------------------------- */
+
+static int
+ch_valid_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > NAME_LEN)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+static void
+ch_names(struct chan *c, uint32_t gen)
+{
+	int i;
+
+	(void)snprintf(c->shm, sizeof(c->shm), "/" NAME_PREFIX "%s", c->name);
+	for (i = 0; i < NBELL; i++)
+		(void)snprintf(c->sem[i], sizeof(c->sem[i]), "/" NAME_PREFIX
+		    "%s.%08x.%c", c->name, (unsigned)gen, BELL_LETTERS[i]);
+}
+
+/* The path in /dev/shm of the segment (sem 0) or of a bell (sem 1). */
+static void
+obj_path(char *buf, size_t n, const char *obj, int sem)
+{
+	(void)snprintf(buf, n, SHM_DIR "%s%s", sem ? "sem." : "", obj + 1);
+}
+
+static void
+ch_init(struct chan *c, const char *name)
+{
+	memset(c, 0, offsetof(struct chan, timeout_ns));
+	(void)snprintf(c->name, sizeof(c->name), "%s", name);
+	c->fd = -1;
+	c->slot = -1;
+	ch_names(c, 0);
+}
+
+/*
+ * A descriptor of ours never takes the number 0, 1 or 2: what a tool
+ * writes to its standard output must not land in a channel.
+ */
+static int
+fd_above_std(int fd)
+{
+	int nfd;
+
+	if (fd < 0 || fd > STDERR_FILENO)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	(void)close(fd);
+	return nfd;
+}
+
+/* May we unlink it?  In the sticky /dev/shm: if it is ours, or we are root. */
+static int
+may_unlink(const struct chan *c)
+{
+	return c->uid == geteuid() || geteuid() == 0;
+}
+
+/* With the name lock held: unlink the segment if the name still leads to it. */
+static void
+unlink_seg(struct chan *c)
+{
+	char path[sizeof(SHM_DIR) + sizeof(c->shm)];
+	struct stat fst, nst;
+
+	obj_path(path, sizeof(path), c->shm, 0);
+	if (fstat(c->fd, &fst) == 0 && lstat(path, &nst) == 0 &&
+	    fst.st_ino == nst.st_ino && fst.st_dev == nst.st_dev) {
+		say(c, EV_NOTE, 0, "shm_unlink %s", c->shm);
+		(void)shm_unlink(c->shm);
+	}
+}
+
+static void
+unlink_bells(struct chan *c)
+{
+	int i;
+
+	for (i = 0; i < NBELL; i++)
+		if (sem_unlink(c->sem[i]) == 0)
+			say(c, EV_NOTE, 0, "sem_unlink %s", c->sem[i]);
+}
+
+static void
+seg_unmap(struct chan *c)
+{
+	int i;
+
+	for (i = 0; i < NBELL; i++) {
+		if (c->bell[i] != NULL)
+			(void)sem_close(c->bell[i]);
+		c->bell[i] = NULL;
+	}
+	if (c->seg != NULL)
+		(void)munmap(c->seg, SEG_HDRSZ + c->cap);
+	if (c->fd != -1)
+		(void)close(c->fd);	/* drops our locks */
+	c->seg = NULL;
+	c->ring = NULL;
+	c->fd = -1;
+	c->slot = -1;
+}
+
+/* --- the ring and its records ------------------------------------------ */
+
+static int
+ring_iov(const struct chan *c, uint64_t pos, uint64_t len, struct iovec *iov)
 {
 	uint64_t off = pos & (c->cap - 1), first = c->cap - off;
 
@@ -475,689 +671,2476 @@ ring_iov(const struct ch *c, uint64_t pos, uint64_t len, struct iovec *iov)
 	return 2;
 }
 
+static void
+ring_copy(const struct chan *c, uint64_t pos, const void *src, uint64_t len)
+{
+	struct iovec iov[2];
+	int i, n = ring_iov(c, pos, len, iov);
+
+	for (i = 0; i < n; i++) {
+		memcpy(iov[i].iov_base, src, iov[i].iov_len);
+		src = (const char *)src + iov[i].iov_len;
+	}
+}
+
+/* The header word of the record at pos (8-aligned: it never wraps). */
+static _Atomic uint64_t *
+rec_word(const struct chan *c, uint64_t pos)
+{
+	return (_Atomic uint64_t *)(void *)(c->ring + (pos & (c->cap - 1)));
+}
+
 /*
- * Copy the record at pos (below head) to r and check it.  Returns its
- * size in the ring, or 0 if it is not a record that can be there.
+ * Decode a record header found room bytes below head.  Returns the size
+ * of the record in the ring, or 0 if no record can look like that.
  */
 static uint64_t
-rec_get(const struct ch *c, uint64_t pos, uint64_t head, struct rec *r)
+rec_check(uint64_t hdr, uint64_t room, struct rec *r)
 {
-	uint64_t room = head - pos;
-	uint32_t w[2];
-
-	if (pos % 8 != 0 || room < RECSZ || room > c->cap)
+	r->hdr = hdr;
+	r->len = (uint32_t)hdr & REC_LENMAX;
+	r->flags = (uint32_t)hdr & ~REC_LENMAX;
+	r->seq = (uint32_t)(hdr >> 32);
+	if (r->seq == 0 || room < RECSZ || REC_PAD(r->len) > room - RECSZ ||
+	    ((r->flags & REC_SYNC) && !(r->flags & REC_FIRST)) ||
+	    ((r->flags & REC_TAKEN) && !(r->flags & REC_SYNC)) ||
+	    ((r->flags & REC_ABORT) && !(r->flags & (REC_LAST | REC_SYNC))))
 		return 0;
-	memcpy(w, c->ring + (pos & (c->cap - 1)), RECSZ);
-	r->len = w[0] & LENMAX;
-	r->flags = w[0] & ~LENMAX;
-	r->seq = w[1];
-	if (r->seq == 0 || ((r->flags & REC_ABORT) && !(r->flags & REC_LAST)) ||
-	    PAD(r->len) > room - RECSZ)
-		return 0;
-	return RECSZ + PAD(r->len);
+	return RECSZ + REC_PAD(r->len);
 }
 
-/* tail and head, checked: tail <= head <= tail + cap. */
-static int
-ring_span(const struct ch *c, uint64_t *tail, uint64_t *head)
+static uint64_t
+rec_get(const struct chan *c, uint64_t pos, uint64_t head, struct rec *r)
 {
-	*tail = atomic_load(&c->h->tail);
-	*head = atomic_load(&c->h->head);
-	return *head - *tail <= c->cap && *tail % 8 == 0 && *head % 8 == 0;
+	if (pos % 8 != 0 || head - pos > c->cap)
+		return 0;
+	return rec_check(atomic_load_explicit(rec_word(c, pos),
+	    memory_order_relaxed), head - pos, r);
 }
+
+/* How to read a record header: from the mapping, or with pread. */
+typedef int hdr_fn(void *ctx, uint64_t pos, uint64_t *hdr);
 
 /*
- * Messages queued between tail and head that a reader would deliver:
- * complete and not aborted.  -1 if the records do not add up.
+ * What a reader would deliver from the records in [tail, head): whole
+ * messages, and the payload bytes of those and of a stream still open.
+ * -1 if the records do not add up.
  */
-static long
-ring_count(const struct ch *c, uint64_t tail, uint64_t head)
+static int
+ring_sum(hdr_fn *get, void *ctx, uint64_t tail, uint64_t head, uint64_t cap,
+    uint64_t *bytes, long *msgs)
 {
-	uint64_t pos, sz;
+	uint64_t pos, sz, hdr, mb = 0;
 	uint32_t in = 0;
+	int drop = 0;
 	struct rec r;
-	long n = 0;
 
+	*bytes = 0;
+	*msgs = 0;
+	if (head - tail > cap || tail % 8 != 0 || head % 8 != 0)
+		return -1;
 	for (pos = tail; pos != head; pos += sz) {
-		if ((sz = rec_get(c, pos, head, &r)) == 0)
+		if (get(ctx, pos, &hdr) != 0 ||
+		    (sz = rec_check(hdr, head - pos, &r)) == 0)
 			return -1;
 		if (r.flags & REC_FIRST) {
 			if (in != 0)
 				return -1;
 			in = r.seq;
+			mb = 0;
+			drop = (r.flags & REC_ABORT) != 0;	/* withdrawn */
 		} else if (in != 0 && r.seq != in)
 			return -1;
+		mb += r.len;
 		if ((r.flags & REC_LAST) && in != 0) {
-			n += !(r.flags & REC_ABORT);
+			if (!drop && !(r.flags & REC_ABORT)) {
+				++*msgs;
+				*bytes += mb;
+			}
 			in = 0;
 		}
 	}
-	return n;
+	if (in != 0 && !drop)
+		*bytes += mb;
+	return 0;
 }
 
-static void
-corrupt(const struct ch *c)
-{
-	fail(c, "corrupt channel");
-}
-
-/* --- bells and waiting ---------------------------------------------- */
-
-typedef int ready_fn(struct ch *, void *, int how);
-
-static void
-post(const struct ch *c, int bell)
-{
-	vlog("sem_post %s", c->sem[bell]);
-	(void)sem_post(c->bell[bell]);
-}
-
-/* Wake the one that sleeps on bell, if it does and is not woken yet. */
-static void
-ring_bell(const struct ch *c, int bell)
-{
-	int v;
-
-	if (atomic_load(&c->h->sleepers[bell]) != 0 &&
-	    sem_getvalue(c->bell[bell], &v) == 0 && v <= 0)
-		post(c, bell);
-}
-
-/*
- * Before going to sleep, keep asking for a few microseconds: the other
- * side, running on another CPU, is often about to say yes, and a sleep
- * costs both sides a system call.
- */
 static int
-spin(struct ch *c, ready_fn *ready, void *arg)
+hdr_mapped(void *ctx, uint64_t pos, uint64_t *hdr)
 {
-	static long ncpu;
-	struct timespec t0, t;
-	int64_t ns;
+	*hdr = atomic_load_explicit(rec_word(ctx, pos), memory_order_relaxed);
+	return 0;
+}
 
-	if (ncpu == 0)
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (ncpu < 2)
+/* No whole message is queued: the channel may go. */
+static int
+nothing_queued(struct chan *c)
+{
+	uint64_t bytes;
+	long msgs;
+
+	return ring_sum(hdr_mapped, c, atomic_load(&c->seg->tail),
+	    atomic_load(&c->seg->head), c->cap, &bytes, &msgs) == 0 &&
+	    msgs == 0;
+}
+
+/* --- liveness ---------------------------------------------------------- */
+
+static int
+slot_alive(const struct chan *c, int s)
+{
+	return s == c->slot || lock_held(c->fd, LK_SLOT + s, 1);
+}
+
+/* Is the process known by id attached?  Garbage is not. */
+static int
+alive(const struct chan *c, uint64_t id)
+{
+	uint32_t s = (uint32_t)id;
+
+	if (id == TOKEN_FREE || id >= TOKEN_HANDOFF || s < 1 || s > NSLOT)
 		return 0;
-	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
-		if (ready(c, arg, 0))
-			return 1;
-		(void)clock_gettime(CLOCK_MONOTONIC, &t);
-		ns = (t.tv_sec - t0.tv_sec) * 1000000000LL + t.tv_nsec -
-		    t0.tv_nsec;
-	} while (ns < SPIN_NS);
-	return 0;
+	if ((int)s - 1 == c->slot)
+		return id == c->id;
+	return (id >> 32) == atomic_load(&c->seg->slot[s - 1].epoch) &&
+	    lock_held(c->fd, LK_SLOT + (off_t)s - 1, 1);
 }
 
-enum { LATE = 1, STALE = 2, WOKEN = 4 };
-
-/*
- * Wait on a bell until ready() says so.  ready() is told how it is
- * called: LATE when it should look for dead peers (first, and then every
- * SLICE_MS), STALE when a whole slice went by, WOKEN after a post.
- * Returns only when ready; exits 124 on timeout, 1 when the channel is
- * removed, 128+N on a signal.
- */
+/* With the lock of slot s held: clear what its last owner left asleep. */
 static void
-await(struct ch *c, int bell, ready_fn *ready, void *arg, const char *what)
+slot_wake(struct chan *c, int s)
 {
-	int64_t t, deadline = -1, checked = now_ms();
-	int how = LATE, said = 0;
-	struct timespec ts;
-	struct stat st;
+	uint64_t bit = (uint64_t)1 << (s % 64);
+	int b;
 
-	if (timeout >= 0)
-		deadline = checked + (int64_t)(timeout * 1000 + 0.5);
-	for (;;) {
-		if (ready(c, arg, how))
-			return;
-		check_signal();
-		if (atomic_load(&c->h->state) == REMOVED ||
-		    ((how & LATE) && fstat(c->fd, &st) == 0 &&
-		    st.st_nlink == 0))
-			fail(c, "channel removed");
-		if ((how & LATE) && fstat(c->fd, &st) == 0 &&
-		    (uint64_t)st.st_size != HDRSZ + c->cap)
-			fail(c, "channel truncated");
-		t = now_ms();
-		if (deadline >= 0 && t >= deadline) {
-			vlog("timed out waiting for %s", what);
-			exit(124);
-		}
-		if (!said++)
-			vlog("sem_clockwait %s: waiting for %s", c->sem[bell],
-			    what);
-		if (t - checked >= SLICE_MS) {
-			checked = t;
-			how = LATE | STALE;
-			continue;
-		}
-		if (spin(c, ready, arg))
-			return;
-		t += SLICE_MS;
-		if (deadline >= 0 && deadline < t)
-			t = deadline;
-		ts.tv_sec = t / 1000;
-		ts.tv_nsec = t % 1000 * 1000000;
-		atomic_fetch_add(&c->h->sleepers[bell], 1);
-		if (ready(c, arg, 0)) {		/* it may take something */
-			atomic_fetch_sub(&c->h->sleepers[bell], 1);
-			return;
-		}
-		how = sem_clockwait(c->bell[bell], CLOCK_MONOTONIC, &ts) == 0 ?
-		    WOKEN : 0;
-		atomic_fetch_sub(&c->h->sleepers[bell], 1);
-	}
+	for (b = 0; b < NBELL; b++)
+		atomic_fetch_and(&c->seg->asleep[b][s / 64], ~bit);
 }
 
-/* --- tokens --------------------------------------------------------- */
-
-struct take {
-	_Atomic uint64_t *token;
-	int tookover;
-};
-
-/*
- * A token handed off is for the waiter that was woken for it, not for
- * its last holder coming straight back: so nobody starves.  If that
- * waiter died, anyone may take it after a slice.
- */
-static int
-token_ready(struct ch *c, void *arg, int how)
-{
-	struct take *t = arg;
-	uint64_t held = 0;
-
-	(void)c;
-	if (atomic_compare_exchange_strong(t->token, &held, me))
-		return 1;
-	if (held == HANDOFF)
-		return (how & (WOKEN | STALE)) &&
-		    atomic_compare_exchange_strong(t->token, &held, me);
-	if ((how & LATE) && !alive(held) &&
-	    atomic_compare_exchange_strong(t->token, &held, me)) {
-		t->tookover = 1;
-		return 1;
-	}
-	return 0;
-}
-
-static _Atomic uint64_t *
-token(struct ch *c, int side)
-{
-	return side == WRITERS ? &c->h->wtoken : &c->h->rtoken;
-}
-
-/* Returns 1 if the token was taken over from a dead holder. */
-static int
-token_take(struct ch *c, int side)
-{
-	struct take t = { token(c, side), 0 };
-
-	await(c, side, token_ready, &t,
-	    side == WRITERS ? "the write token" : "the read token");
-	vlog("took the %s token%s", side == WRITERS ? "write" : "read",
-	    t.tookover ? " from a dead holder" : "");
-	return t.tookover;
-}
-
+/* A dead process's bits in asleep[], cleared under its slot's lock. */
 static void
-token_give(struct ch *c, int side)
+slot_reap(struct chan *c, int s)
 {
-	uint64_t held = me;
-
-	if (!atomic_compare_exchange_strong(token(c, side), &held, 0))
-		return;		/* someone took it, thinking us dead */
-	vlog("gave back the %s token", side == WRITERS ? "write" : "read");
-	held = 0;
-	if (atomic_load(&c->h->sleepers[side]) != 0 &&
-	    atomic_compare_exchange_strong(token(c, side), &held, HANDOFF))
-		post(c, side);
+	if (s == c->slot || lock_try(c->fd, LK_SLOT + s) != 0)
+		return;
+	say(c, EV_NOTE, 0, "slot %d: its process died asleep: clearing it", s);
+	slot_wake(c, s);
+	lock_drop(c->fd, LK_SLOT + s);
 }
 
-/* --- opening, attaching, leaving ------------------------------------ */
-
-static void
-names(struct ch *c, const char *name, uint32_t gen)
-{
-	int i;
-
-	c->name = name;
-	(void)snprintf(busmsg, sizeof(busmsg), "%s: %s: channel truncated\n",
-	    program_invocation_short_name, name);
-	(void)snprintf(c->shm, sizeof(c->shm), "/" PREFIX "%s", name);
-	for (i = 0; i < NBELL; i++)
-		(void)snprintf(c->sem[i], sizeof(c->sem[i]), "/" PREFIX
-		    "%s.%08x.%c", name, (unsigned)gen, BELLS[i]);
-}
-
-/* The owner rule: see SECURITY in shmread(1). */
-static void
-check_object(const struct ch *c, const struct stat *st)
-{
-	if (!S_ISREG(st->st_mode))
-		errx(1, "%s: not a channel", c->name);
-	if (st->st_uid != geteuid() && st->st_uid != 0 && !any_owner)
-		errx(1, "%s: owned by uid %u (use --any-owner)", c->name,
-		    (unsigned)st->st_uid);
-}
-
-static void
-unmap(struct ch *c)
-{
-	int i;
-
-	for (i = 0; i < NBELL; i++) {
-		if (c->bell[i] != NULL && c->bell[i] != SEM_FAILED)
-			(void)sem_close(c->bell[i]);
-		c->bell[i] = NULL;
-	}
-	if (c->h != NULL)
-		(void)munmap(c->h, HDRSZ + c->cap);
-	if (c->fd != -1)
-		(void)close(c->fd);
-	c->h = NULL;
-	c->fd = -1;
-}
-
-static void
-unlink_sems(struct ch *c, int n)
-{
-	while (n-- > 0) {
-		vlog("sem_unlink %s", c->sem[n]);
-		(void)sem_unlink(c->sem[n]);
-	}
-}
-
-static void
-unlink_all(struct ch *c)
-{
-	vlog("shm_unlink %s", c->shm);
-	(void)shm_unlink(c->shm);	/* first: then the name is free */
-	unlink_sems(c, NBELL);
-}
-
-static void
-create(struct ch *c, uint64_t cap, mode_t mode)
-{
-	uint32_t gen;
-	int i, e;
-
-	if ((e = posix_fallocate(c->fd, 0, (off_t)(HDRSZ + cap))) != 0) {
-		(void)shm_unlink(c->shm);
-		errno = e;
-		err(1, "%s: cannot allocate %llu bytes", c->name,
-		    (unsigned long long)(HDRSZ + cap));
-	}
-	c->h = mmap(NULL, HDRSZ + cap, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    c->fd, 0);
-	if (c->h == MAP_FAILED) {
-		e = errno;
-		(void)shm_unlink(c->shm);
-		errno = e;
-		err(1, "%s: mmap", c->name);
-	}
-	c->cap = cap;
-	c->ring = (unsigned char *)c->h + HDRSZ;
-	if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
-		gen = (uint32_t)(me ^ (uint64_t)now_ms());
-	memcpy(c->h->magic, MAGIC, sizeof(c->h->magic));
-	c->h->version = VERSION_NUM;
-	c->h->gen = gen;
-	c->h->cap = cap;
-	atomic_store(&c->h->creator, me);
-	names(c, c->name, gen);
-	for (i = 0; i < NBELL; i++) {
-		c->bell[i] = sem_open(c->sem[i], O_CREAT | O_EXCL, mode, 0);
-		if (c->bell[i] == SEM_FAILED) {
-			e = errno;
-			c->bell[i] = NULL;
-			(void)shm_unlink(c->shm);
-			unlink_sems(c, i);
-			errno = e;
-			err(1, "%s: sem_open %s", c->name, c->sem[i]);
-		}
-		vlog("sem_open %s: created", c->sem[i]);
-	}
-	vlog("created %s: %llu bytes, mode %04o", c->shm,
-	    (unsigned long long)cap, (unsigned)mode);
-	c->created = 1;
-}
-
-/*
- * Map an existing object after checking that it is a channel.  Returns 0,
- * or -1 if it is still being built (or torn down): try again.
- */
-static int
-validate(struct ch *c, int prot)
-{
-	struct chan hd;
-	struct stat st;
-	uint32_t state;
-
-	if (fstat(c->fd, &st) == -1)
-		err(1, "%s: fstat", c->name);
-	check_object(c, &st);
-	if (st.st_size == 0)		/* still being created */
-		return -1;
-	if ((uint64_t)st.st_size < HDRSZ + MIN_CAP ||
-	    (uint64_t)st.st_size > HDRSZ + MAX_CAP)
-		errx(1, "%s: not a channel", c->name);
-	c->cap = (uint64_t)st.st_size - HDRSZ;
-	c->h = mmap(NULL, (size_t)st.st_size, prot, MAP_SHARED, c->fd, 0);
-	if (c->h == MAP_FAILED) {
-		c->h = NULL;
-		err(1, "%s: mmap", c->name);
-	}
-	c->ring = (unsigned char *)c->h + HDRSZ;
-	if ((state = atomic_load(&c->h->state)) == 0)
-		return -1;
-	memcpy(&hd, c->h, offsetof(struct chan, creator));
-	if (memcmp(hd.magic, MAGIC, sizeof(hd.magic)) != 0 ||
-	    hd.version != VERSION_NUM || state > REMOVED)
-		errx(1, "%s: not a channel", c->name);
-	if (hd.cap != c->cap || (hd.cap & (hd.cap - 1)) != 0)
-		corrupt(c);
-	names(c, c->name, hd.gen);
-	vlog("mmap %s: %llu + %llu bytes", c->shm,
-	    (unsigned long long)HDRSZ, (unsigned long long)c->cap);
-	return state == LIVE ? 0 : -1;
-}
-
-static void
-open_bells(struct ch *c)
-{
-	char path[sizeof(SHMDIR) + sizeof(c->sem[0]) + 4];
-	struct stat st;
-	int i;
-
-	for (i = 0; i < NBELL; i++) {
-		(void)snprintf(path, sizeof(path), SHMDIR "sem.%s",
-		    c->sem[i] + 1);
-		if (lstat(path, &st) == 0)
-			check_object(c, &st);
-		if ((c->bell[i] = sem_open(c->sem[i], 0)) == SEM_FAILED) {
-			c->bell[i] = NULL;
-			if (errno == ENOENT &&
-			    atomic_load(&c->h->state) != LIVE)
-				return;
-			err(1, "%s: sem_open %s", c->name, c->sem[i]);
-		}
-	}
-}
+/* --- bells and waiting ------------------------------------------------- */
 
 static int
-others_alive(struct ch *c)
+nasleep(const struct chan *c, int bell)
 {
-	uint64_t id;
 	int i, n = 0;
 
-	for (i = 0; i < NSLOT; i++) {
-		id = atomic_load(&c->h->slot[i].id);
-		if (id == 0 || i == c->slot)
-			continue;
-		if (alive(id))
-			n++;
-		else	/* clear the slot of a process that died */
-			atomic_compare_exchange_strong(&c->h->slot[i].id, &id,
-			    0);
-	}
+	for (i = 0; i < NSLOT / 64; i++)
+		n += __builtin_popcountll(atomic_load(&c->seg->asleep[bell][i]));
 	return n;
 }
 
-/*
- * Leave the channel, and remove it if we were the last one there and no
- * message waits.  Dying blocks new arrivals: a process attaches by
- * claiming a slot and then checking state, the last one leaves by setting
- * state and then checking the slots; with both orders sequentially
- * consistent, one of them sees the other.
- */
+/* Does a live process other than us sleep on bell?  The dead are reaped. */
 static int
-nothing_queued(const struct ch *c)
+live_sleeper(struct chan *c, int bell)
 {
-	uint64_t tail, head;
+	uint64_t bits;
+	int i, s;
 
-	return ring_span(c, &tail, &head) && ring_count(c, tail, head) == 0;
+	for (i = 0; i < NSLOT / 64; i++) {
+		bits = atomic_load(&c->seg->asleep[bell][i]);
+		for (; bits != 0; bits &= bits - 1) {
+			s = i * 64 + __builtin_ctzll(bits);
+			if (s == c->slot)
+				continue;
+			if (slot_alive(c, s))
+				return 1;
+			slot_reap(c, s);
+		}
+	}
+	return 0;
 }
 
 static void
-detach(void)
+post(struct chan *c, int bell, int n)
 {
-	struct ch *c = &chan;
-	uint64_t none = 0, r;
-	uint32_t live = LIVE;
-
-	if (c->h != NULL && c->slot >= 0 && !broken) {
-		atomic_store(&c->h->slot[c->slot].id, 0);
-		c->slot = -1;
-		vlog("leaving %s", c->shm);
-		if ((r = atomic_load(&c->h->reaper)) != 0 && !alive(r))
-			atomic_compare_exchange_strong(&c->h->reaper, &r, 0);
-		if (others_alive(c) == 0 && nothing_queued(c) &&
-		    atomic_compare_exchange_strong(&c->h->reaper, &none, me)) {
-			/* Look again: someone may have come, written, gone. */
-			if (atomic_compare_exchange_strong(&c->h->state, &live,
-			    DYING)) {
-				if (others_alive(c) == 0 && nothing_queued(c))
-					unlink_all(c);
-				else
-					atomic_store(&c->h->state, LIVE);
-			}
-			atomic_store(&c->h->reaper, 0);
-		}
-	}
-	unmap(c);
-	die_of_signal();
+	say(c, EV_POST, (uint64_t)n, "sem_post %s: wakes %d", c->sem[bell], n);
+	while (n-- > 0)
+		(void)sem_post(c->bell[bell]);
 }
 
-/* A free slot, or the slot of a process that died; -1 if none. */
-static int
-claim(struct ch *c)
+/*
+ * We changed what the sleepers on bell wait for: wake each of them that
+ * is not woken yet.  Nobody asleep, no system call.
+ */
+static void
+ring_bell(struct chan *c, int bell)
 {
-	uint64_t id;
+	int n, v;
+
+	atomic_thread_fence(memory_order_seq_cst);	/* [B1] */
+	if ((n = nasleep(c, bell)) == 0) {
+		say(c, EV_NOPOST, 0, "nobody asleep on %s: no post",
+		    c->sem[bell] + 1);
+		return;
+	}
+	if (sem_getvalue(c->bell[bell], &v) == 0 && v > 0)
+		n -= v;			/* woken already, not yet running */
+	if (n > 0)
+		post(c, bell, n);
+}
+
+/*
+ * Before sleeping, look again a few times, giving up the CPU in between:
+ * the other side is often about to say yes, and a sleep costs both sides
+ * a system call.  Yielding rather than spinning in place lets the other
+ * side run when both share a CPU; when it has one of its own, a yield
+ * returns at once and this is a short spin.
+ */
+static int
+spin(struct chan *c, ready_fn *ready, void *arg)
+{
+	int i, st = CH_AGAIN;
+
+	for (i = 0; i < SPIN_TRIES && st == CH_AGAIN; i++) {
+		(void)sched_yield();
+		st = ready(c, arg, 0);
+	}
+	if (st != CH_AGAIN)
+		say(c, EV_SPIN, (uint64_t)i, "ready after %d looks: no sleep", i);
+	return st;
+}
+
+/*
+ * Sleep on bell until a post or until, once we are seen asleep, unless
+ * ready() says yes by then.  How we woke goes to *how.
+ */
+static int
+doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
+    int *how)
+{
+	_Atomic uint64_t *word = &c->seg->asleep[bell][c->slot / 64];
+	uint64_t bit = (uint64_t)1 << (c->slot % 64);
+	struct timespec ts = { (time_t)(until / 1000000000),
+		(long)(until % 1000000000) };
+	int st;
+
+	atomic_fetch_or(word, bit);
+	atomic_thread_fence(memory_order_seq_cst);	/* [B2] */
+	if ((st = ready(c, arg, 0)) == CH_AGAIN) {
+		say(c, EV_SLEEP, 0, "sem_clockwait %s: asleep", c->sem[bell] + 1);
+		if (sem_clockwait(c->bell[bell], CLOCK_MONOTONIC, &ts) == 0) {
+			*how = HOW_WOKEN;
+			say(c, EV_WAKE, 0, "sem_clockwait: woken by a post");
+		} else if (errno == ETIMEDOUT) {
+			*how = HOW_LATE | HOW_STALE;
+			say(c, EV_SLICE, 0, "sem_clockwait: no post in %lld ms: "
+			    "looking around", SLICE_NS / 1000000);
+		} else if (errno != EINTR)
+			st = sys(c, "sem_clockwait");
+	}
+	atomic_fetch_and(word, ~bit);
+	return st;
+}
+
+/* After a slice: has the segment been removed or truncated under us? */
+static int
+check_seg(struct chan *c)
+{
+	struct stat st;
+
+	if (fstat(c->fd, &st) == -1)
+		return sys(c, "fstat");
+	if (st.st_nlink == 0)
+		return CH_EREMOVED;
+	if ((uint64_t)st.st_size != SEG_HDRSZ + c->cap) {
+		c->broken = 1;
+		return CH_ETRUNC;
+	}
+	return CH_OK;
+}
+
+/*
+ * Wait on bell until ready() says so, or an error, the deadline (< 0:
+ * none) or a signal.  ready() is told how it is asked: LATE when it
+ * should look for dead peers (at first if how says so, then after every
+ * slice), STALE when a whole slice went by, WOKEN after a post.
+ */
+static int
+await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
+    int64_t deadline_ns, const char *what)
+{
+	int64_t now, until;
+	int st, spun = 0;
+
+	for (;;) {
+		if ((st = ready(c, arg, how)) != CH_AGAIN)
+			return st;
+		if (ch_caught)
+			return CH_EINTR;
+		if (atomic_load(&c->seg->state) == ST_REMOVED)
+			return CH_EREMOVED;
+		if ((how & HOW_LATE) && (st = check_seg(c)) != CH_OK)
+			return st;
+		now = clock_ns();
+		if (deadline_ns >= 0 && now >= deadline_ns) {
+			say(c, EV_NOTE, 0, "timed out waiting for %s", what);
+			return CH_ETIMEDOUT;
+		}
+		if (!spun++ && (st = spin(c, ready, arg)) != CH_AGAIN)
+			return st;
+		if (spun == 1)
+			say(c, EV_NOTE, 0, "waiting for %s", what);
+		until = now + SLICE_NS;
+		if (deadline_ns >= 0 && deadline_ns < until)
+			until = deadline_ns;
+		how = 0;
+		if ((st = doze(c, bell, ready, arg, until, &how)) != CH_AGAIN)
+			return st;
+	}
+}
+
+/* --- tokens ------------------------------------------------------------ */
+
+struct take {
+	int bell;
+	int tookover;		/* from a dead holder */
+};
+
+static _Atomic uint64_t *
+token(struct chan *c, int bell)
+{
+	return bell == BELL_WRITERS ? &c->seg->wtoken : &c->seg->rtoken;
+}
+
+/*
+ * A HANDOFF is for a waiter that a post or a slice woke, not for whoever
+ * gave the token back and came straight back: unless no live process
+ * sleeps for it any more.
+ */
+static int
+token_ready(struct chan *c, void *arg, int how)
+{
+	struct take *t = arg;
+	_Atomic uint64_t *tok = token(c, t->bell);
+	uint64_t held = TOKEN_FREE;
+
+	if (atomic_compare_exchange_strong(tok, &held, c->id))
+		return CH_OK;
+	if (held == TOKEN_HANDOFF) {
+		if (!(how & (HOW_WOKEN | HOW_STALE)) &&
+		    !((how & HOW_LATE) && !live_sleeper(c, t->bell)))
+			return CH_AGAIN;
+		return atomic_compare_exchange_strong(tok, &held, c->id) ?
+		    CH_OK : CH_AGAIN;
+	}
+	if (!(how & HOW_LATE) || alive(c, held) ||
+	    !atomic_compare_exchange_strong(tok, &held, c->id))
+		return CH_AGAIN;
+	t->tookover = 1;
+	return CH_OK;
+}
+
+static int
+token_take(struct chan *c, int bell, int *tookover)
+{
+	struct take t = { bell, 0 };
+	const char *which = bell == BELL_WRITERS ? "write" : "read";
+	int st;
+
+	st = await(c, bell, token_ready, &t, HOW_LATE, deadline(c),
+	    bell == BELL_WRITERS ? "the write token" : "the read token");
+	if (st == CH_OK)
+		say(c, EV_NOTE, 0, "took the %s token%s", which,
+		    t.tookover ? " from a process that died" : "");
+	*tookover = t.tookover;
+	return st;
+}
+
+/* Give the token back; to a sleeper, if one waits for it. */
+static void
+token_give(struct chan *c, int bell)
+{
+	_Atomic uint64_t *tok = token(c, bell);
+	uint64_t held = c->id;
+
+	if (!atomic_compare_exchange_strong(tok, &held, TOKEN_FREE))
+		return;		/* not ours any more: hostile write */
+	held = TOKEN_FREE;
+	if (nasleep(c, bell) > 0 && live_sleeper(c, bell) &&
+	    atomic_compare_exchange_strong(tok, &held, TOKEN_HANDOFF)) {
+		say(c, EV_NOTE, 0, "gave the %s token to a sleeper",
+		    bell == BELL_WRITERS ? "write" : "read");
+		post(c, bell, 1);
+	} else
+		say(c, EV_NOTE, 0, "gave back the %s token",
+		    bell == BELL_WRITERS ? "write" : "read");
+}
+
+/* --- opening ----------------------------------------------------------- */
+
+/* Is the object one that we may take for a channel? */
+static int
+check_object(struct chan *c, const struct stat *st, int any_owner)
+{
+	if (!S_ISREG(st->st_mode))
+		return CH_ENOTCHAN;
+	if (st->st_nlink > 1)
+		return CH_ELINKED;
+	c->uid = st->st_uid;
+	if (st->st_uid != geteuid() && st->st_uid != 0 && !any_owner)
+		return CH_EFOREIGN;
+	return CH_OK;
+}
+
+/* The remains of a creation: empty, or sized with no header or ours. */
+static int
+remains(struct chan *c, uint32_t *gen)
+{
+	static const char zero[SEG_HDRSZ];
+	char hdr[SEG_HDRSZ];
+	ssize_t n = pread(c->fd, hdr, sizeof(hdr), 0);
+
+	*gen = 0;
+	if (n == 0)
+		return 1;
+	if (n != (ssize_t)sizeof(hdr))
+		return 0;
+	if (memcmp(hdr, SEG_MAGIC, sizeof(SEG_MAGIC) - 1 + 1) == 0) {
+		memcpy(gen, hdr + offsetof(struct seg, gen), sizeof(*gen));
+		return 1;
+	}
+	return memcmp(hdr, zero, sizeof(zero)) == 0;
+}
+
+/*
+ * The channel is not LIVE.  If the process that put it in that state has
+ * died - its name lock is free - finish or undo what it did: take back
+ * what a last process out was about to remove, remove what a creator or
+ * a remover left.  Then look again.
+ */
+static int
+settle(struct chan *c)
+{
+	uint32_t state = c->seg != NULL ? atomic_load(&c->seg->state) :
+	    ST_BUILDING, gen = 0, dying = ST_DYING;
+	int st = CH_AGAIN;
+
+	if (lock_try(c->fd, LK_NAME) != 0)
+		return CH_AGAIN;		/* its owner is at work */
+	if (state == ST_DYING && (!may_unlink(c) || !nothing_queued(c) ||
+	    lock_held(c->fd, LK_SLOT, NSLOT))) {
+		if (atomic_compare_exchange_strong(&c->seg->state, &dying,
+		    ST_LIVE))
+			say(c, EV_NOTE, 0, "%s: the last process out died: "
+			    "taking the channel back", c->shm);
+	} else if (state == ST_BUILDING && !remains(c, &gen))
+		st = CH_ENOTCHAN;
+	else if (!may_unlink(c))
+		st = state == ST_BUILDING ? CH_EDEAD : CH_EREMOVED;
+	else {
+		say(c, EV_NOTE, 0, "%s: its %s died: removing what it left",
+		    c->shm, state == ST_BUILDING ? "creator" : "remover");
+		ch_names(c, state == ST_BUILDING ? gen : c->seg->gen);
+		unlink_bells(c);
+		unlink_seg(c);
+	}
+	lock_drop(c->fd, LK_NAME);
+	return st;
+}
+
+/*
+ * Take a free slot: its lock is ours until we close the segment or die.
+ * Then see whether the channel is still LIVE (see STATES).
+ */
+static int
+attach(struct chan *c, int role)
+{
+	struct slot *sl;
+	uint32_t epoch;
+	int s;
+
+	for (s = 0; s < NSLOT && lock_try(c->fd, LK_SLOT + s) != 0; s++)
+		;
+	if (s == NSLOT)
+		return CH_EFULL;
+	sl = &c->seg->slot[s];
+	slot_wake(c, s);		/* what a dead owner left */
+	epoch = (atomic_load(&sl->epoch) + 1) & EPOCH_MASK;
+	atomic_store(&sl->epoch, epoch);
+	atomic_store(&sl->pid, (int32_t)getpid());
+	atomic_store(&sl->role, (uint32_t)role);
+	c->slot = s;
+	c->id = (uint64_t)epoch << 32 | (uint32_t)(s + 1);
+	atomic_thread_fence(memory_order_seq_cst);	/* see STATES */
+	if (c->created || atomic_load(&c->seg->state) == ST_LIVE) {
+		say(c, EV_NOTE, 0, "attached in slot %d", s);
+		return CH_OK;
+	}
+	atomic_store(&sl->pid, 0);
+	lock_drop(c->fd, LK_SLOT + s);
+	c->slot = -1;
+	return CH_AGAIN;
+}
+
+/* The bells, checked as the segment was: the owner's, with one name. */
+static int
+bells_open(struct chan *c)
+{
+	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
+	struct stat st;
 	int i;
 
-	for (i = 0; i < NSLOT; i++) {
-		id = 0;
-		if (atomic_compare_exchange_strong(&c->h->slot[i].id, &id, me))
-			return i;
+	for (i = 0; i < NBELL; i++) {
+		obj_path(path, sizeof(path), c->sem[i], 1);
+		if (lstat(path, &st) == 0 && (!S_ISREG(st.st_mode) ||
+		    st.st_nlink != 1 || st.st_uid != c->uid))
+			return CH_ENOTCHAN;
+		if ((c->bell[i] = sem_open(c->sem[i], 0)) == SEM_FAILED) {
+			c->bell[i] = NULL;
+			if (errno != ENOENT)
+				return sys(c, "sem_open");
+			return atomic_load(&c->seg->state) == ST_LIVE ?
+			    CH_ENOTCHAN : CH_EREMOVED;
+		}
 	}
-	for (i = 0; i < NSLOT; i++) {
-		id = atomic_load(&c->h->slot[i].id);
-		if (!alive(id) &&
-		    atomic_compare_exchange_strong(&c->h->slot[i].id, &id, me))
-			return i;
-	}
-	return -1;
+	say(c, EV_NOTE, 0, "sem_open %s.%08x.[%s]: opened", c->shm,
+	    (unsigned)c->seg->gen, BELL_LETTERS);
+	return CH_OK;
 }
 
-/*
- * The channel is not ready.  If the last process that left died while
- * removing it, take it back; if its creator died, or it was marked
- * removed, finish it off, making sure the name still is this object.
- */
-static void
-settle(struct ch *c)
-{
-	uint64_t r = atomic_load(&c->h->reaper);
-	char path[sizeof(SHMDIR) + sizeof(c->shm)];
-	struct stat fst, nst;
-
-	if (atomic_load(&c->h->state) == DYING && r != 0 && !alive(r) &&
-	    atomic_compare_exchange_strong(&c->h->reaper, &r, me)) {
-		vlog("%s: taking it back from a process that died", c->shm);
-		atomic_store(&c->h->state, LIVE);
-		atomic_store(&c->h->reaper, 0);
-		return;
-	}
-	(void)snprintf(path, sizeof(path), SHMDIR "%s", c->shm + 1);
-	r = atomic_load(&c->h->creator);
-	if (atomic_load(&c->h->state) == 0 && r != 0 && !alive(r) &&
-	    memcmp(c->h->magic, MAGIC, sizeof(c->h->magic)) == 0) {
-		vlog("%s: its creator died", c->shm);
-		names(c, c->name, c->h->gen);
-	} else if (atomic_load(&c->h->state) != REMOVED)
-		return;
-	if (fstat(c->fd, &fst) == 0 && stat(path, &nst) == 0 &&
-	    fst.st_ino == nst.st_ino && fst.st_dev == nst.st_dev)
-		unlink_all(c);
-}
-
-/* Returns 0, or -1 if the channel is going away: open it again. */
 static int
-attach(struct ch *c, int role)
+seg_map(struct chan *c, uint64_t cap, int prot)
 {
-	if ((c->slot = claim(c)) == -1)
-		errx(1, "%s: too many processes attached (%d)", c->name,
-		    NSLOT);
-	atomic_store(&c->h->slot[c->slot].role, (uint32_t)role);
-	if (c->created)
-		atomic_store(&c->h->state, LIVE);
-	if (atomic_load(&c->h->state) == LIVE)
-		return 0;
-	atomic_store(&c->h->slot[c->slot].id, 0);
-	c->slot = -1;
-	return -1;
+	void *p = mmap(NULL, SEG_HDRSZ + cap, prot, MAP_SHARED, c->fd, 0);
+
+	if (p == MAP_FAILED)
+		return sys(c, "mmap");
+	c->seg = p;
+	c->ring = (unsigned char *)p + SEG_HDRSZ;
+	c->cap = cap;
+	return CH_OK;
 }
 
-static void
-init_me(void)
+/* Is the header one of ours, for this name?  (Its state is looked at.) */
+static int
+header_ok(const struct seg *h, const char *name, uint64_t cap)
 {
-	if ((me = proc_id(getpid())) == 0 || me == UNKNOWN)
-		errx(1, "cannot read /proc/%d/stat", (int)getpid());
+	return memcmp(h->magic, SEG_MAGIC, sizeof(h->magic)) == 0 &&
+	    h->version == SEG_VERSION && h->cap == cap &&
+	    memchr(h->name, '\0', sizeof(h->name)) != NULL &&
+	    strcmp(h->name, name) == 0;
 }
 
 /*
- * Open channel name for role 'r' or 'w', creating it with cap and mode if
- * it does not exist, and attach to it.  Someone else creating, building or
- * tearing down the channel at the same moment makes us retry for a
- * bounded time.
+ * Map an existing object after checking that it is a channel, and attach
+ * to it.  CH_AGAIN while it is built or removed.
  */
-static struct ch *
-chan_open(const char *name, int role, uint64_t cap, int setcap, mode_t mode)
+static int
+join(struct chan *c, int role, const struct ch_make *mk)
 {
-	struct ch *c = &chan;
-	int64_t start = now_ms(), waited;
+	struct stat st;
+	uint64_t cap;
+	uint32_t state;
+	int r;
+
+	if (fstat(c->fd, &st) == -1)
+		return sys(c, "fstat");
+	if ((r = check_object(c, &st, mk->any_owner)) != CH_OK)
+		return r;
+	if (st.st_nlink == 0)
+		return CH_AGAIN;		/* removed since we opened it */
+	if ((uint64_t)st.st_size < SEG_HDRSZ + MIN_CAP)
+		return settle(c);
+	cap = (uint64_t)st.st_size - SEG_HDRSZ;
+	if (cap > MAX_CAP || (cap & (cap - 1)) != 0)
+		return CH_ENOTCHAN;
+	if ((r = seg_map(c, cap, PROT_READ | PROT_WRITE)) != CH_OK)
+		return r;
+	if ((state = atomic_load(&c->seg->state)) == ST_BUILDING)
+		return settle(c);
+	if (!header_ok(c->seg, c->name, cap) || state > ST_REMOVED)
+		return CH_ENOTCHAN;
+	if (state != ST_LIVE)
+		return settle(c);
+	ch_names(c, c->seg->gen);
+	if ((r = attach(c, role)) != CH_OK)
+		return r;
+	return bells_open(c);
+}
+
+static int
+bells_create(struct chan *c, mode_t mode)
+{
+	mode_t mask = umask(0);		/* the mode, exactly */
+	int i, st = CH_OK;
+
+	for (i = 0; i < NBELL && st == CH_OK; i++) {
+		c->bell[i] = sem_open(c->sem[i], O_CREAT | O_EXCL, mode, 0);
+		if (c->bell[i] == SEM_FAILED) {
+			c->bell[i] = NULL;
+			st = sys(c, "sem_open");
+		}
+	}
+	(void)umask(mask);
+	if (st == CH_OK)
+		say(c, EV_NOTE, 0, "sem_open %s.%08x.[%s]: created", c->shm,
+		    (unsigned)c->seg->gen, BELL_LETTERS);
+	return st;
+}
+
+/*
+ * We created the object: build the channel under the name lock.  If we
+ * cannot have the lock, someone took our empty object for the remains of
+ * a creator that died, and removes it: start again.
+ */
+static int
+build(struct chan *c, int role, const struct ch_make *mk)
+{
+	struct stat st;
+	uint32_t gen;
+	int e, r;
+
+	if (lock_try(c->fd, LK_NAME) != 0 || fstat(c->fd, &st) == -1 ||
+	    st.st_nlink == 0)
+		return CH_AGAIN;
+	c->uid = st.st_uid;
+	if ((e = posix_fallocate(c->fd, 0, (off_t)(SEG_HDRSZ + mk->cap))) != 0) {
+		errno = e;
+		r = sys(c, "cannot allocate the segment");
+	} else if ((r = seg_map(c, mk->cap, PROT_READ | PROT_WRITE)) == CH_OK) {
+		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
+			gen = (uint32_t)getpid() ^ (uint32_t)clock_ns();
+		memcpy(c->seg->magic, SEG_MAGIC, sizeof(c->seg->magic));
+		c->seg->version = SEG_VERSION;
+		c->seg->gen = gen;
+		c->seg->cap = mk->cap;
+		c->seg->flags = mk->keep ? SEG_KEEP : 0;
+		memcpy(c->seg->name, c->name, strlen(c->name) + 1);
+		ch_names(c, gen);
+		if ((r = bells_create(c, mk->mode)) == CH_OK)
+			r = attach(c, role);
+	}
+	if (r != CH_OK) {
+		unlink_bells(c);
+		unlink_seg(c);
+		return r;
+	}
+	atomic_store(&c->seg->state, ST_LIVE);
+	lock_drop(c->fd, LK_NAME);
+	say(c, EV_NOTE, 0, "built %s: %llu bytes, mode %04o%s: LIVE", c->shm,
+	    (unsigned long long)mk->cap, (unsigned)mk->mode,
+	    mk->keep ? ", kept when empty" : "");
+	return CH_OK;
+}
+
+/* Open the object at the name, or create it if there is none. */
+static int
+open_once(struct chan *c, int role, const struct ch_make *mk)
+{
 	mode_t mask;
 
-	init_me();
-	names(c, name, 0);
-	for (;;) {
-		c->fd = shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0);
-		vlog("shm_open %s: %s", c->shm, c->fd != -1 ? "opened" :
-		    strerror(errno));
-		if (c->fd == -1 && errno == ENOENT) {
-			mask = umask(0);	/* the mode, exactly */
-			c->fd = shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
-			    O_NOFOLLOW, mode);
-			if (c->fd != -1)
-				create(c, cap, mode);
-			(void)umask(mask);
-			if (c->fd == -1 && errno == EEXIST)
-				continue;
-		}
-		if (c->fd == -1)
-			err(1, "%s: shm_open %s", name, c->shm);
-		if (c->created) {	/* attached before anyone can see it */
-			if (attach(c, role) == 0)
-				break;
-		} else if (validate(c, PROT_READ | PROT_WRITE) == 0) {
-			open_bells(c);
-			if (c->bell[NBELL - 1] != NULL && attach(c, role) == 0)
-				break;
-		}
-		waited = now_ms() - start;
-		if (c->h != NULL && waited > SLICE_MS)
-			settle(c);
-		unmap(c);
-		c->created = 0;
-		if (timeout >= 0 && waited > SLICE_MS &&
-		    waited >= timeout * 1000) {
-			vlog("timed out waiting for the channel");
-			exit(124);
-		}
-		if (waited > 2000)
-			errx(1, "%s: channel never became ready (remove it "
-			    "with -r)", name);
-		(void)usleep(1000);
+	c->created = 0;
+	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
+	if (c->fd != -1) {
+		say(c, EV_NOTE, 0, "shm_open %s: opened", c->shm);
+		return join(c, role, mk);
 	}
-	if (!c->created && setcap && c->cap != cap)
-		warnx("%s: exists with capacity %llu; -s ignored", name,
-		    (unsigned long long)c->cap);
-	if (atexit(detach) != 0)
-		err(1, "atexit");
-	return c;
+	if (errno != ENOENT)
+		return sys(c, NULL);
+	say(c, EV_NOTE, 0, "shm_open %s: no channel yet: creating it", c->shm);
+	mask = umask(0);		/* the mode, exactly */
+	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
+	    O_NOFOLLOW, mk->mode));
+	(void)umask(mask);
+	if (c->fd == -1)
+		return errno == EEXIST ? CH_AGAIN : sys(c, NULL);
+	c->created = 1;
+	return build(c, role, mk);
 }
 
 /*
- * A creation that died before it finished: remove what it made, if it
- * got as far as our header or no further than an empty object.
+ * Open channel name for role 'r' or 'w', creating it if it does not
+ * exist, and attach to it.  A channel that someone builds or removes at
+ * the same moment is waited for, within the timeout.
+ */
+static int
+ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
+{
+	int64_t end;
+	int r;
+
+	ch_init(c, name);
+	end = deadline(c);
+	while ((r = open_once(c, role, mk)) == CH_AGAIN) {
+		seg_unmap(c);
+		if (ch_caught)
+			return CH_EINTR;
+		if (end >= 0 && clock_ns() >= end)
+			return CH_ETIMEDOUT;
+		nap();
+	}
+	if (r != CH_OK)
+		seg_unmap(c);
+	return r;
+}
+
+/* --- leaving and removing ---------------------------------------------- */
+
+static void w_abort(struct chan *);
+
+/*
+ * With the name lock held: remove the channel.  Marked REMOVED first, so
+ * that if we die half-way, whoever comes next finishes (see settle()).
  */
 static void
-remove_stale(struct ch *c)
+remove_all(struct chan *c, int wake)
 {
-	static const char zero[sizeof(struct chan)];
+	int b;
+
+	atomic_store(&c->seg->state, ST_REMOVED);
+	for (b = 0; wake && b < NBELL; b++)
+		if (c->bell[b] != NULL)
+			ring_bell(c, b);
+	unlink_bells(c);
+	unlink_seg(c);
+}
+
+/*
+ * Leave: give up our slot first, so that of two processes leaving at once
+ * the later one sees nobody left.  If nobody else is attached, nothing is
+ * queued, the channel is not kept and we may unlink it, remove it (see
+ * STATES: DYING).
+ */
+static void
+last_out(struct chan *c)
+{
+	uint32_t live = ST_LIVE;
+
+	atomic_store(&c->seg->slot[c->slot].pid, 0);
+	lock_drop(c->fd, LK_SLOT + c->slot);
+	c->slot = -1;
+	if ((c->seg->flags & SEG_KEEP) || !may_unlink(c) ||
+	    lock_held(c->fd, LK_SLOT, NSLOT) || !nothing_queued(c) ||
+	    lock_try(c->fd, LK_NAME) != 0)
+		return;
+	if (atomic_compare_exchange_strong(&c->seg->state, &live, ST_DYING)) {
+		atomic_thread_fence(memory_order_seq_cst);	/* see STATES */
+		if (!lock_held(c->fd, LK_SLOT, NSLOT) && nothing_queued(c)) {
+			say(c, EV_NOTE, 0, "last one out, nothing queued: "
+			    "removing the channel");
+			remove_all(c, 0);
+		} else
+			atomic_store(&c->seg->state, ST_LIVE);
+	}
+	lock_drop(c->fd, LK_NAME);
+}
+
+/*
+ * Leave the channel as a process that could do no more: a stream we were
+ * writing ends in ABORT, one we were writing out is abandoned, tokens go
+ * back, and the last one out removes the channel.  Never fails.
+ */
+static void
+ch_close(struct chan *c)
+{
+	if (c->seg != NULL && c->slot >= 0 && !c->broken) {
+		if (c->w.holding) {
+			w_abort(c);
+			c->w.holding = 0;
+			token_give(c, BELL_WRITERS);
+		}
+		if (c->r.holding) {
+			if (c->r.cur != 0)	/* tell its writer to stop */
+				atomic_store(&c->seg->abandoned, c->r.cur);
+			c->r.holding = 0;
+			token_give(c, BELL_READERS);
+		}
+		last_out(c);
+	}
+	seg_unmap(c);
+}
+
+/* -r, once: CH_AGAIN while someone else builds or removes the channel. */
+static int
+remove_once(struct chan *c)
+{
 	struct stat st;
-	struct chan *h;
+	uint32_t gen;
+	int r = CH_OK;
 
-	if ((c->fd = shm_open(c->shm, O_RDONLY | O_NOFOLLOW, 0)) == -1 ||
-	    fstat(c->fd, &st) == -1)
-		err(1, "%s: %s", c->name, c->shm);
-	if (st.st_size >= HDRSZ) {
-		h = mmap(NULL, HDRSZ, PROT_READ, MAP_SHARED, c->fd, 0);
-		if (h == MAP_FAILED)
-			err(1, "%s: mmap", c->name);
-		if (memcmp(h->magic, MAGIC, sizeof(h->magic)) == 0)
-			names(c, c->name, h->gen);
-		else if (memcmp(h, zero, sizeof(zero)) != 0)
-			errx(1, "%s: not a channel", c->name);
-		(void)munmap(h, HDRSZ);
-	} else if (st.st_size != 0)
-		errx(1, "%s: not a channel", c->name);
-	vlog("%s: a creation that never finished", c->shm);
-	unlink_all(c);
-	unmap(c);
+	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
+	if (c->fd == -1)
+		return errno == ENOENT ? CH_ENOENT : sys(c, NULL);
+	if (fstat(c->fd, &st) == -1)
+		return sys(c, "fstat");
+	if (!S_ISREG(st.st_mode))
+		return CH_ENOTCHAN;
+	if (st.st_nlink != 1)
+		return st.st_nlink == 0 ? CH_AGAIN : CH_ELINKED;
+	c->uid = st.st_uid;
+	if (!may_unlink(c)) {
+		errno = EACCES;
+		return sys(c, NULL);
+	}
+	if (lock_try(c->fd, LK_NAME) != 0)
+		return CH_AGAIN;
+	if ((uint64_t)st.st_size >= SEG_HDRSZ + MIN_CAP &&
+	    (r = seg_map(c, (uint64_t)st.st_size - SEG_HDRSZ,
+	    PROT_READ | PROT_WRITE)) == CH_OK &&
+	    header_ok(c->seg, c->name, c->cap)) {
+		ch_names(c, c->seg->gen);
+		(void)bells_open(c);	/* to wake the sleepers: if we can */
+		remove_all(c, 1);
+	} else if (r == CH_OK && remains(c, &gen)) {
+		say(c, EV_NOTE, 0, "%s: what a creator that died left",
+		    c->shm);
+		ch_names(c, gen);
+		unlink_bells(c);
+		unlink_seg(c);
+	} else if (r == CH_OK)
+		r = CH_ENOTCHAN;
+	lock_drop(c->fd, LK_NAME);
+	return r;
 }
 
 /*
- * -r: mark the channel removed, wake everyone waiting on it so they see
- * that at once, and unlink its objects.
+ * -r: mark the channel removed, wake everyone waiting on it so that they
+ * see that at once, and unlink its objects.  Another user's channel, or
+ * an object that is not a channel, is left as it is.
+ */
+static int
+ch_remove(struct chan *c, const char *name)
+{
+	int r;
+
+	ch_init(c, name);
+	while ((r = remove_once(c)) == CH_AGAIN) {
+		seg_unmap(c);
+		if (ch_caught)
+			return CH_EINTR;
+		nap();
+	}
+	seg_unmap(c);
+	return r;
+}
+
+/* --- writing ----------------------------------------------------------- */
+
+/* Where data added now goes: after the open record's, or a new header. */
+static uint64_t
+w_end(const struct chan *c)
+{
+	return c->w.rec == NONE ? c->w.pos + RECSZ : c->w.rec + RECSZ +
+	    c->w.len;
+}
+
+/* Room for more data, as far as the tail we last saw tells: RECSZ kept. */
+static int64_t
+w_room(const struct chan *c)
+{
+	return (int64_t)(c->w.tail + c->cap - RECSZ - w_end(c));
+}
+
+/* Look at tail again [W2]: the bytes below it are the reader's no more. */
+static int
+see_tail(struct chan *c)
+{
+	uint64_t tail = atomic_load_explicit(&c->seg->tail,
+	    memory_order_acquire);			/* [W2] */
+
+	if (c->w.head - tail > c->cap || tail % 8 != 0)
+		return corrupt(c);
+	c->w.tail = tail;
+	return CH_OK;
+}
+
+/* A stream's writer stops when its reader went away (see STREAMS). */
+static int
+reader_there(struct chan *c, int late)
+{
+	uint32_t seq = c->w.seq;
+
+	if (!c->w.stream)
+		return CH_OK;
+	if (atomic_load(&c->seg->abandoned) == seq ||
+	    (late && atomic_load(&c->seg->rin) == seq &&
+	    !alive(c, atomic_load(&c->seg->rtoken))))
+		return CH_EREADER;
+	return CH_OK;
+}
+
+static void
+close_rec(struct chan *c, int last)
+{
+	struct ch_writer *w = &c->w;
+	uint64_t hdr;
+
+	if (w->rec == NONE) {
+		if (!last)
+			return;
+		w->rec = w->pos;	/* an empty LAST record */
+	}
+	hdr = REC_HDR(w->seq, w->flags | (last ? REC_LAST : 0), w->len);
+	atomic_store_explicit(rec_word(c, w->rec), hdr, memory_order_relaxed);
+	if (w->flags & REC_FIRST) {
+		w->first_pos = w->rec;
+		w->first_hdr = hdr;
+	}
+	w->pos = w->rec + RECSZ + REC_PAD(w->len);
+	w->rec = NONE;
+	w->len = 0;
+	w->flags = 0;
+}
+
+/* From now on the message is published as it comes (see STREAMS). */
+static void
+become_stream(struct chan *c)
+{
+	c->w.stream = 1;
+	atomic_store(&c->seg->wopen, c->w.seq);
+}
+
+static int
+space_ready(struct chan *c, void *arg, int how)
+{
+	int64_t min = (int64_t)*(size_t *)arg;
+	int st;
+
+	if ((st = reader_there(c, how & HOW_LATE)) != CH_OK)
+		return st;
+	if (w_room(c) >= min)
+		return CH_OK;
+	if ((st = see_tail(c)) != CH_OK)
+		return st;
+	return w_room(c) >= min ? CH_OK : CH_AGAIN;
+}
+
+/*
+ * Not enough room for min bytes: look at tail again; then publish what is
+ * complete, for the reader cannot free what it cannot see, and wait.  A
+ * message too large for even an empty ring becomes a stream.
+ */
+static int
+make_room(struct chan *c, size_t min)
+{
+	struct ch_writer *w = &c->w;
+	int st;
+
+	if ((st = see_tail(c)) != CH_OK || w_room(c) >= (int64_t)min)
+		return st;
+	if (!w->stream && w->msg != NONE &&
+	    w_end(c) + min - w->msg > c->cap - RECSZ) {
+		say(c, EV_NOTE, 0, "message %u is larger than the ring: "
+		    "sending it as a stream", w->seq);
+		become_stream(c);
+	}
+	if ((st = ch_publish(c)) != CH_OK)
+		return st;
+	return await(c, BELL_SPACE, space_ready, &min, 0, deadline(c),
+	    "room in the ring");
+}
+
+/*
+ * Room for at least min and at most max more bytes of the message being
+ * built, as iovecs into the ring: write there, then ch_add().
+ */
+static int
+ch_reserve(struct chan *c, size_t min, size_t max, struct iovec iov[2],
+    int *niov, size_t *room)
+{
+	struct ch_writer *w = &c->w;
+	int64_t n;
+	int st;
+
+	if (w->rec != NONE && w->len + min > REC_LENMAX)
+		close_rec(c, 0);
+	while ((n = w_room(c)) < (int64_t)min)
+		if ((st = make_room(c, min)) != CH_OK)
+			return st;
+	if ((uint64_t)n > REC_LENMAX - w->len)
+		n = REC_LENMAX - w->len;
+	if ((uint64_t)n > max)
+		n = (int64_t)max;
+	*room = (size_t)n;
+	*niov = ring_iov(c, w_end(c), (uint64_t)n, iov);
+	return CH_OK;
+}
+
+static void
+ch_add(struct chan *c, size_t n)
+{
+	if (n == 0)
+		return;
+	if (c->w.rec == NONE)
+		c->w.rec = c->w.pos;
+	c->w.len += (uint32_t)n;
+}
+
+static int
+ch_write(struct chan *c, const void *p, size_t n)
+{
+	struct iovec iov[2];
+	size_t room;
+	int i, niov, st;
+
+	while (n > 0) {
+		if ((st = ch_reserve(c, 1, n, iov, &niov, &room)) != CH_OK)
+			return st;
+		for (i = 0; i < niov; i++) {
+			memcpy(iov[i].iov_base, p, iov[i].iov_len);
+			p = (const char *)p + iov[i].iov_len;
+		}
+		ch_add(c, room);
+		n -= room;
+	}
+	return CH_OK;
+}
+
+/* Only the token holder numbers messages: no need for a locked add. */
+static uint32_t
+next_seq(struct chan *c)
+{
+	uint32_t seq = atomic_load_explicit(&c->seg->seq,
+	    memory_order_relaxed) + 1;
+
+	seq += seq == 0;
+	atomic_store_explicit(&c->seg->seq, seq, memory_order_relaxed);
+	return seq;
+}
+
+/* Begin a message: a stream is published as it comes; sync: for -w. */
+static int
+ch_msg_begin(struct chan *c, int stream, int sync)
+{
+	struct ch_writer *w = &c->w;
+
+	w->seq = next_seq(c);
+	w->msg = w->pos;
+	w->flags = REC_FIRST | (sync ? REC_SYNC : 0);
+	w->stream = 0;
+	if (stream)
+		become_stream(c);
+	return CH_OK;
+}
+
+static int
+ch_msg_end(struct chan *c)
+{
+	struct ch_writer *w = &c->w;
+	struct iovec iov[2];
+	size_t room;
+	int niov, st = CH_OK;
+
+	if (w->rec == NONE &&		/* room for an empty LAST record */
+	    (st = ch_reserve(c, 0, 0, iov, &niov, &room)) != CH_OK)
+		return st;
+	close_rec(c, 1);
+	w->end = w->pos;
+	w->msg = NONE;
+	if (w->stream) {
+		st = ch_publish(c);
+		atomic_store(&c->seg->wopen, 0);
+		w->stream = 0;
+	}
+	return st;
+}
+
+/* A whole message from p; one that fits a record and the room: at once. */
+static int
+ch_send(struct chan *c, const void *p, size_t n)
+{
+	struct ch_writer *w = &c->w;
+	uint64_t hdr;
+	int st;
+
+	if (w->msg == NONE && w->rec == NONE && n <= REC_LENMAX &&
+	    w_room(c) >= (int64_t)n) {
+		w->seq = next_seq(c);
+		hdr = REC_HDR(w->seq, REC_FIRST | REC_LAST, n);
+		atomic_store_explicit(rec_word(c, w->pos), hdr,
+		    memory_order_relaxed);
+		ring_copy(c, w->pos + RECSZ, p, n);
+		w->first_pos = w->pos;
+		w->first_hdr = hdr;
+		w->pos += RECSZ + REC_PAD(n);
+		w->end = w->pos;
+		return CH_OK;
+	}
+	if ((st = ch_msg_begin(c, 0, 0)) != CH_OK ||
+	    (st = ch_write(c, p, n)) != CH_OK)
+		return st;
+	return ch_msg_end(c);
+}
+
+/*
+ * Publish what is ready [W1]: every whole message, and all of a stream.
+ * A stream's writer looks at its reader each time, and whether it still
+ * lives every LATE_NS.
+ */
+static int
+ch_publish(struct chan *c)
+{
+	struct ch_writer *w = &c->w;
+	uint64_t to;
+	int64_t now;
+
+	if (w->stream)
+		close_rec(c, 0);
+	to = w->stream || w->msg == NONE ? w->pos : w->msg;
+	if (to != w->head) {
+		atomic_store_explicit(&c->seg->head, to,
+		    memory_order_release);		/* [W1] */
+		say(c, EV_PUBLISH, to - w->head, "published %llu bytes: "
+		    "head %llu", (unsigned long long)(to - w->head),
+		    (unsigned long long)to);
+		w->head = to;
+		ring_bell(c, BELL_DATA);
+	}
+	if (!w->stream)
+		return CH_OK;
+	if ((now = clock_ns()) - w->looked < LATE_NS)
+		return reader_there(c, 0);
+	w->looked = now;
+	return reader_there(c, 1);
+}
+
+/*
+ * Take the write token.  If its holder died in the middle of a stream,
+ * end that stream with an ABORT record, for which there is always room.
+ */
+static int
+ch_wbegin(struct chan *c)
+{
+	struct ch_writer *w = &c->w;
+	uint32_t dead;
+	int over, st;
+
+	if (w->holding)
+		return CH_OK;
+	if ((st = token_take(c, BELL_WRITERS, &over)) != CH_OK)
+		return st;
+	w->holding = 1;
+	w->pos = w->head = atomic_load(&c->seg->head);
+	w->msg = w->rec = NONE;
+	w->stream = 0;
+	w->flags = 0;
+	if (w->pos % 8 != 0 || (st = see_tail(c)) != CH_OK)
+		return corrupt(c);
+	if (!over || (dead = atomic_load(&c->seg->wopen)) == 0)
+		return CH_OK;
+	say(c, EV_NOTE, 0, "the writer of message %u died: ending it with "
+	    "ABORT", dead);
+	if (w->pos + RECSZ - w->tail > c->cap)
+		return corrupt(c);
+	atomic_store_explicit(rec_word(c, w->pos), REC_HDR(dead, REC_LAST |
+	    REC_ABORT, 0), memory_order_relaxed);
+	w->pos += RECSZ;
+	(void)ch_publish(c);
+	atomic_store(&c->seg->wopen, 0);
+	return CH_OK;
+}
+
+/* Drop the message being built; one published in part ends in ABORT. */
+static void
+w_abort(struct chan *c)
+{
+	struct ch_writer *w = &c->w;
+	int published = w->stream && w->head > w->msg;
+
+	if (w->msg == NONE)
+		return;
+	w->rec = w->msg = NONE;
+	w->pos = w->head;	/* what is not published never was */
+	if (published) {
+		say(c, EV_NOTE, 0, "ending message %u with ABORT", w->seq);
+		atomic_store_explicit(rec_word(c, w->pos), REC_HDR(w->seq,
+		    REC_LAST | REC_ABORT, 0), memory_order_relaxed);
+		w->pos += RECSZ;
+		w->stream = 0;
+		(void)ch_publish(c);
+	}
+	w->stream = 0;
+	atomic_store(&c->seg->wopen, 0);
+}
+
+/* Publish everything, and give the write token back. */
+static int
+ch_wend(struct chan *c)
+{
+	int st = ch_publish(c);
+
+	c->w.holding = 0;
+	token_give(c, BELL_WRITERS);
+	return st;
+}
+
+static int
+taken_ready(struct chan *c, void *arg, int how)
+{
+	(void)arg;
+	(void)how;
+	return (int64_t)(atomic_load_explicit(&c->seg->tail,
+	    memory_order_acquire) - c->w.end) >= 0 ? CH_OK : CH_AGAIN;
+}
+
+/*
+ * -w: wait until the last message sent has been taken.  If the wait runs
+ * out or a signal comes before any reader has begun taking it, withdraw
+ * it (see RECORDS: SYNC) and say so; once one has begun, wait for it to
+ * finish.
+ */
+static int
+ch_sync(struct chan *c)
+{
+	struct ch_writer *w = &c->w;
+	uint64_t hdr = w->first_hdr;
+	int st;
+
+	st = await(c, BELL_SPACE, taken_ready, NULL, 0, deadline(c),
+	    "a reader to take the message");
+	if (st != CH_ETIMEDOUT && st != CH_EINTR)
+		return st;
+	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) <= 0 &&
+	    atomic_compare_exchange_strong(rec_word(c, w->first_pos), &hdr,
+	    hdr | REC_ABORT)) {
+		say(c, EV_NOTE, 0, "withdrew message %u: no reader had begun "
+		    "taking it", (unsigned)(hdr >> 32));
+		return st;
+	}
+	say(c, EV_NOTE, 0, "a reader has begun taking it");
+	if (st == CH_EINTR)
+		return st;
+	return await(c, BELL_SPACE, taken_ready, NULL, 0, -1,
+	    "the reader to finish");
+}
+
+/* --- reading ----------------------------------------------------------- */
+
+/* tail and head [R1], checked: tail <= head <= tail + cap. */
+static int
+r_span(struct chan *c, uint64_t *tail, uint64_t *head)
+{
+	*head = atomic_load_explicit(&c->seg->head,
+	    memory_order_acquire);			/* [R1] */
+	*tail = atomic_load_explicit(&c->seg->tail, memory_order_relaxed);
+	if (*head - *tail > c->cap || *tail % 8 != 0 || *head % 8 != 0)
+		return corrupt(c);
+	return CH_OK;
+}
+
+/*
+ * Is there data?  In a stream, its writer must still be there to finish
+ * it: else, once what it published is out, the stream is cut short.
+ */
+static int
+data_ready(struct chan *c, void *arg, int how)
+{
+	uint64_t tail, head;
+	int st;
+
+	(void)arg;
+	if ((st = r_span(c, &tail, &head)) != CH_OK)
+		return st;
+	if (head != tail)
+		return CH_OK;
+	if (c->r.cur == 0 || !(how & HOW_LATE))
+		return CH_AGAIN;
+	if (atomic_load(&c->seg->wopen) == c->r.cur &&
+	    alive(c, atomic_load(&c->seg->wtoken)))
+		return CH_AGAIN;
+	if (atomic_load(&c->seg->head) != head)
+		return CH_OK;
+	return CH_EWRITER;
+}
+
+/* Payloads: small ones are gathered in stage, the others go as they are. */
+static void
+b_add(struct ch_batch *b, const void *p, size_t len)
+{
+	char *to = b->stage + b->staged;
+	struct iovec *last = b->niov > 0 ? &b->iov[b->niov - 1] : NULL;
+
+	b->bytes += len;
+	if (len > BATCH_SMALL || b->staged + len > BATCH_STAGE) {
+		b->iov[b->niov++] = (struct iovec){ (void *)(uintptr_t)p, len };
+		return;
+	}
+	memcpy(to, p, len);
+	b->staged += len;
+	if (last != NULL && (char *)last->iov_base + last->iov_len == to)
+		last->iov_len += len;
+	else
+		b->iov[b->niov++] = (struct iovec){ to, len };
+}
+
+static void
+b_rec(struct chan *c, struct ch_batch *b, uint64_t pos, const struct rec *r)
+{
+	struct iovec iov[2];
+	int i, n = ring_iov(c, pos + RECSZ, r->len, iov);
+
+	b->nrec++;
+	for (i = 0; i < n; i++)
+		b_add(b, iov[i].iov_base, iov[i].iov_len);
+}
+
+/* Records skipped in a row make one cut, however many they are. */
+static void
+b_cut(struct ch_batch *b, uint64_t pos, int done)
+{
+	struct ch_cut *last = b->ncut > 0 ? &b->cut[b->ncut - 1] : NULL;
+
+	if (last != NULL && last->bytes == b->bytes) {
+		last->pos = pos;
+		last->done += done;
+	} else
+		b->cut[b->ncut++] = (struct ch_cut){ pos, b->bytes, done };
+}
+
+/*
+ * Where does the message whose FIRST record is at pos end?  *end: after
+ * its LAST record, or 0 if that is not published yet.
+ */
+static int
+msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
+    int *aborted, int *nrec)
+{
+	uint64_t sz;
+	uint32_t seq = 0;
+	struct rec r;
+
+	*end = 0;
+	for (*nrec = 1; pos != head; pos += sz, ++*nrec) {
+		if ((sz = rec_get(c, pos, head, &r)) == 0 ||
+		    (seq != 0 && (r.seq != seq || (r.flags & REC_FIRST))))
+			return corrupt(c);
+		if (seq == 0)
+			*aborted = (r.flags & REC_ABORT) != 0;	/* withdrawn */
+		seq = r.seq;
+		if (r.flags & REC_LAST) {
+			*aborted |= (r.flags & REC_ABORT) != 0;
+			*end = pos + sz;
+			break;
+		}
+	}
+	return CH_OK;
+}
+
+/*
+ * A SYNC message is taken before any of it goes out (see RECORDS): 0 if
+ * its writer withdrew it first.
+ */
+static int
+claim(struct chan *c, uint64_t pos, const struct rec *r)
+{
+	uint64_t hdr = r->hdr;
+
+	if (!(hdr & REC_SYNC))
+		return 1;
+	while (!(hdr & (REC_TAKEN | REC_ABORT)))
+		if (atomic_compare_exchange_strong(rec_word(c, pos), &hdr,
+		    hdr | REC_TAKEN)) {
+			say(c, EV_NOTE, 0, "took message %u: its writer waits "
+			    "for that (-w)", r->seq);
+			return 1;
+		}
+	return !(hdr & REC_ABORT);
+}
+
+/* A record of the stream we are in. */
+static int
+in_stream(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t sz,
+    const struct rec *r, long *done)
+{
+	if (r->seq != c->r.cur)
+		return corrupt(c);
+	if (r->flags & REC_ABORT) {
+		atomic_store(&c->seg->rin, 0);
+		b_cut(b, pos + sz, 0);
+		b->aborted = 1;
+		c->r.cur = 0;
+		return CH_AGAIN;
+	}
+	b_rec(c, b, pos, r);
+	b_cut(b, pos + sz, (r->flags & REC_LAST) != 0);
+	if (r->flags & REC_LAST) {
+		atomic_store(&c->seg->rin, 0);
+		c->r.cur = 0;
+		++*done;
+	}
+	return CH_OK;
+}
+
+/*
+ * The message whose FIRST record is at pos: whole, it goes into the batch
+ * (or is skipped, if aborted or withdrawn); still being written, it is a
+ * stream, which goes out as it comes.  *sz becomes its size so far.
+ */
+static int
+take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
+    const struct rec *r, uint64_t *sz, long *done)
+{
+	uint64_t end, p;
+	int aborted = 0, i, nrec, st;
+	struct rec x = *r;
+
+	if ((r->flags & (REC_LAST | REC_ABORT | REC_SYNC)) == REC_LAST) {
+		b_rec(c, b, pos, r);	/* the common case: one record */
+		b_cut(b, pos + *sz, 1);
+		++*done;
+		return CH_OK;
+	}
+	if ((st = msg_span(c, pos, head, &end, &aborted, &nrec)) != CH_OK)
+		return st;
+	if (end != 0 && (aborted || !claim(c, pos, r))) {
+		say(c, EV_NOTE, 0, "skipping message %u: %s", r->seq,
+		    aborted ? "cut short or withdrawn" : "withdrawn");
+		b_cut(b, end, 0);
+		*sz = end - pos;
+		return CH_OK;
+	}
+	if (end != 0 && b->nrec + nrec <= BATCH_REC) {
+		for (p = pos, i = 0; i < nrec; i++, p += *sz) {
+			if ((*sz = rec_get(c, p, head, &x)) == 0 ||
+			    x.seq != r->seq || (i > 0 && (x.flags & REC_FIRST)))
+				return corrupt(c);	/* changed under us */
+			b_rec(c, b, p, &x);
+		}
+		b_cut(b, end, 1);
+		++*done;
+		*sz = end - pos;
+		return p == end ? CH_OK : corrupt(c);
+	}
+	if (b->ncut > 0)
+		return CH_AGAIN;	/* what is before it goes out first */
+	if (!claim(c, pos, r))
+		return corrupt(c);	/* withdrawn before its end */
+	c->r.cur = r->seq;
+	atomic_store(&c->seg->rin, c->r.cur);
+	say(c, EV_NOTE, 0, "message %u is a stream: out as it comes", r->seq);
+	return in_stream(c, b, pos, *sz, r, done);
+}
+
+/* Fill the batch with what is queued at tail, want messages at most. */
+static int
+fill(struct chan *c, struct ch_batch *b, long want)
+{
+	uint64_t tail, head, pos, sz;
+	long done = 0;
+	struct rec r;
+	int st = CH_OK;
+
+	if ((st = r_span(c, &tail, &head)) != CH_OK)
+		return st;
+	for (pos = tail; st == CH_OK && pos != head && b->nrec < BATCH_REC &&
+	    b->ncut < BATCH_REC && done < want; pos += sz) {
+		if ((sz = rec_get(c, pos, head, &r)) == 0)
+			return corrupt(c);
+		if (c->r.cur != 0) {
+			st = in_stream(c, b, pos, sz, &r, &done);
+		} else if (!(r.flags & REC_FIRST) ||
+		    r.seq == atomic_load(&c->seg->rin)) {
+			/* the remains of a stream whose reader left */
+			atomic_store(&c->seg->abandoned, r.seq);
+			if (r.flags & REC_LAST)
+				atomic_store(&c->seg->rin, 0);
+			b_cut(b, pos + sz, 0);
+		} else
+			st = take_msg(c, b, pos, head, &r, &sz, &done);
+	}
+	return st == CH_AGAIN ? CH_OK : st;
+}
+
+/*
+ * The next batch: up to want messages (and the queued part of a stream).
+ * Between two messages, a reader that sleeps for the token gets a turn.
+ * The timeout bounds the wait for a message to begin, not for the rest
+ * of a stream: that is bounded by its writer's life.
+ */
+static int
+ch_next(struct chan *c, struct ch_batch *b, long want)
+{
+	struct ch_reader *rd = &c->r;
+	int over, st;
+
+	b->niov = b->ncut = b->nrec = b->used = b->aborted = 0;
+	b->bytes = b->staged = 0;
+	if (rd->holding && rd->cur == 0 && nasleep(c, BELL_READERS) > 0) {
+		rd->holding = 0;
+		token_give(c, BELL_READERS);
+	}
+	if (!rd->holding) {
+		if ((st = token_take(c, BELL_READERS, &over)) != CH_OK)
+			return st;
+		rd->holding = 1;
+		rd->cur = 0;
+	}
+	if (rd->cur != 0)
+		st = await(c, BELL_DATA, data_ready, NULL, 0, -1,
+		    "the rest of the message");
+	else
+		st = await(c, BELL_DATA, data_ready, NULL, 0, deadline(c),
+		    "a message");
+	return st != CH_OK ? st : fill(c, b, want);
+}
+
+/*
+ * out bytes of the batch are written out: consume the ring up to there
+ * [R2], and count the messages completed in *done.  CH_EWRITER once a
+ * stream that was cut short has gone out as far as it came.
+ */
+static int
+ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
+{
+	int i;
+
+	for (i = b->used; i < b->ncut && b->cut[i].bytes <= out; i++)
+		*done += b->cut[i].done;
+	if (i > b->used) {
+		atomic_store_explicit(&c->seg->tail, b->cut[i - 1].pos,
+		    memory_order_release);		/* [R2] */
+		say(c, EV_CONSUME, out, "wrote out %zu bytes: tail %llu", out,
+		    (unsigned long long)b->cut[i - 1].pos);
+		b->used = i;
+		ring_bell(c, BELL_SPACE);
+	}
+	return b->aborted && b->used == b->ncut ? CH_EWRITER : CH_OK;
+}
+
+/* --- looking, for --status and --list: pread only ------------------------ */
+
+/* A window on the ring, read with pread: never a SIGBUS. */
+struct view {
+	int fd;
+	uint64_t cap, base;
+	size_t have;
+	unsigned char buf[64 * 1024];
+};
+
+static int
+hdr_read(void *ctx, uint64_t pos, uint64_t *hdr)
+{
+	struct view *v = ctx;
+	uint64_t off = pos & (v->cap - 1);
+	size_t want = sizeof(v->buf) < v->cap - off ? sizeof(v->buf) :
+	    (size_t)(v->cap - off);
+	ssize_t n;
+
+	if (off < v->base || off + RECSZ > v->base + v->have) {
+		n = pread(v->fd, v->buf, want, (off_t)(SEG_HDRSZ + off));
+		if (n < (ssize_t)RECSZ)
+			return -1;
+		v->base = off;
+		v->have = (size_t)n;
+	}
+	memcpy(hdr, v->buf + (off - v->base), RECSZ);
+	return 0;
+}
+
+/* The processes attached: the slots whose locks are held. */
+static void
+look_procs(int fd, const struct seg *h, struct ch_info *in)
+{
+	off_t s;
+
+	for (s = 0; s < NSLOT; s++) {
+		if ((s = lk(fd, F_OFD_GETLK, F_WRLCK, LK_SLOT + s, NSLOT - s)) == -1)
+			break;
+		s -= LK_SLOT;
+		in->pid[in->procs] = (pid_t)atomic_load(&h->slot[s].pid);
+		in->role[in->procs++] = (char)atomic_load(&h->slot[s].role);
+	}
+}
+
+/* Queued bytes and messages, from a scan that no reader disturbed. */
+static int
+look_queue(int fd, struct seg *h, struct ch_info *in)
+{
+	static struct view v;
+	uint64_t tail;
+	int i;
+
+	v.fd = fd;
+	v.cap = in->cap;
+	for (i = 0; i < 100; i++) {
+		v.have = 0;
+		if (pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h))
+			return -1;
+		tail = atomic_load(&h->tail);
+		if (ring_sum(hdr_read, &v, tail, atomic_load(&h->head), in->cap,
+		    &in->bytes, &in->msgs) == 0 &&
+		    pread(fd, &tail, sizeof(tail), offsetof(struct seg, tail))
+		    == (ssize_t)sizeof(tail) && tail == atomic_load(&h->tail))
+			return 0;
+	}
+	return -1;
+}
+
+static void
+look_seg(int fd, const struct stat *st, const char *name, struct ch_info *in)
+{
+	static struct seg h;
+	uint64_t cap = (uint64_t)st->st_size - SEG_HDRSZ;
+
+	in->state = -1;
+	if ((uint64_t)st->st_size < SEG_HDRSZ + MIN_CAP) {
+		if (lock_held(fd, LK_NAME, 1))
+			in->state = ST_BUILDING;
+		else
+			in->damage = "left half-built by a process that died";
+		return;
+	}
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    !header_ok(&h, name, cap) || atomic_load(&h.state) > ST_REMOVED) {
+		in->damage = lock_held(fd, LK_NAME, 1) ? NULL : "not a channel";
+		in->state = in->damage == NULL ? ST_BUILDING : -1;
+		return;
+	}
+	in->cap = cap;
+	in->gen = h.gen;
+	in->keep = (h.flags & SEG_KEEP) != 0;
+	in->state = (int)atomic_load(&h.state);
+	look_procs(fd, &h, in);
+	if (look_queue(fd, &h, in) != 0) {
+		in->state = -1;
+		in->damage = "corrupt channel";
+	}
+}
+
+/*
+ * What --status and --list show of channel name: CH_OK with in filled
+ * (in->state -1 and in->damage for what is not a channel), CH_ENOENT, or
+ * CH_ESYS (errno).  Only read permission is needed; without it, in tells
+ * only the owner and mode.
+ */
+static int
+ch_look(const char *name, struct ch_info *in)
+{
+	char path[sizeof(SHM_DIR NAME_PREFIX) + NAME_LEN];
+	struct stat st;
+	int fd;
+
+	memset(in, 0, sizeof(*in));
+	in->state = -1;
+	(void)snprintf(path, sizeof(path), SHM_DIR NAME_PREFIX "%s", name);
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? CH_ENOENT : CH_ESYS;
+	in->uid = st.st_uid;
+	in->mode = st.st_mode & 07777;
+	if (!S_ISREG(st.st_mode)) {
+		in->damage = "not a regular file";
+		return CH_OK;
+	}
+	if (st.st_nlink > 1) {
+		in->damage = "has other names (hard links)";
+		return CH_OK;
+	}
+	fd = fd_above_std(open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+	if (fd == -1)
+		return errno == EACCES ? CH_OK : CH_ESYS;
+	in->readable = 1;
+	if (fstat(fd, &st) == 0)
+		look_seg(fd, &st, name, in);
+	(void)close(fd);
+	return CH_OK;
+}
+
+/* ==== Part 4: what both tools do alike ================================== */
+
+#define DEFAULT_NAME	"default"
+#define DEFAULT_CAP	((uint64_t)1 << 20)
+#define DEFAULT_MODE	0600
+#define HOT_LINES	10	/* fast events told a second; the rest summed */
+
+enum { ACT_RUN, ACT_REMOVE, ACT_STATUS, ACT_LIST };
+/* Long options without a letter; each option is a bit in opts.given. */
+enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_STATUS, OPT_END };
+#define OPT(c)		(1U << ((c) >= 256 ? 26 + (c) - 256 : (c) - 'a'))
+#define OPTS_RUN	(~(OPT(OPT_JSON) | OPT(OPT_NOHEAD)))
+#define OPTS_ANY	(OPT('n') | OPT('v') | OPT(OPT_LIST) | OPT(OPT_STATUS) | \
+			 OPT('r'))
+
+#define LONGOPTS_COMMON \
+	{ "any-owner",	no_argument,		NULL, OPT_ANY }, \
+	{ "help",	no_argument,		NULL, 'h' }, \
+	{ "json",	no_argument,		NULL, OPT_JSON }, \
+	{ "keep",	no_argument,		NULL, 'k' }, \
+	{ "list",	no_argument,		NULL, OPT_LIST }, \
+	{ "mode",	required_argument,	NULL, 'm' }, \
+	{ "name",	required_argument,	NULL, 'n' }, \
+	{ "no-headings", no_argument,		NULL, OPT_NOHEAD }, \
+	{ "remove",	no_argument,		NULL, 'r' }, \
+	{ "size",	required_argument,	NULL, 's' }, \
+	{ "status",	no_argument,		NULL, OPT_STATUS }, \
+	{ "timeout",	required_argument,	NULL, 't' }, \
+	{ "verbose",	no_argument,		NULL, 'v' }, \
+	{ "version",	no_argument,		NULL, 'V' }
+
+#define HELP_COMMON \
+"      --any-owner      use a channel that another user owns\n" \
+"  -h, --help           print this help and exit\n" \
+"      --json           with --status or --list: print JSON\n" \
+"  -k, --keep           a channel created now stays when empty, until -r\n" \
+"      --list           list the channels on this host and exit\n" \
+"  -m, --mode=MODE      permissions of a channel created now (0600)\n" \
+"  -n, --name=NAME      the channel's name (default)\n" \
+"      --no-headings    with --list: no header line\n" \
+"  -r, --remove         remove the channel, queued messages too, and exit\n" \
+"  -s, --size=SIZE      capacity of a channel created now: 4K to 1G (1M)\n" \
+"      --status         describe the channel and exit\n" \
+"  -t, --timeout=DUR    wait at most DUR (seconds, or with s, m, h, d)\n" \
+"  -V, --version        print the version and exit\n" \
+"  -v, --verbose        tell each step on standard error\n"
+
+struct opts {
+	const char *name;
+	struct ch_make mk;
+	int setcap;		/* -s given */
+	int64_t timeout_ns;	/* < 0: none */
+	int action;
+	int verbose, json, headings;
+	unsigned given;		/* OPT() of each option given */
+};
+
+static struct chan ch;		/* the channel this process uses */
+static int64_t t0_ns;		/* when we started, for -v */
+static timer_t sig_timer;
+static int pipe_ignored;	/* by our caller: then EPIPE is an error */
+static char bus_msg[NAME_LEN + 64];
+
+/* --- parsing ----------------------------------------------------------- */
+
+static const char *
+parse_name(const char *s)
+{
+	const char *n = s[0] == '/' ? s + 1 : s;
+
+	return ch_valid_name(n, strlen(n)) ? n : NULL;
+}
+
+/* 4K to 1G, with K, M or G (powers of 1024); rounded up to a power of 2. */
+static int
+parse_size(const char *s, uint64_t *cap)
+{
+	unsigned long long v, mul = 1;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno != 0 || !isdigit((unsigned char)s[0]))
+		return -1;
+	if (*end != '\0' && end[1] == '\0' && strchr("kKmMgG", *end) != NULL)
+		mul = (unsigned long long)1 << (10 * (1 + (strchr("kmg",
+		    tolower((unsigned char)*end)) - "kmg")));
+	else if (*end != '\0')
+		return -1;
+	if (v > MAX_CAP / mul || v * mul < MIN_CAP)
+		return -1;
+	for (*cap = MIN_CAP; *cap < v * mul; *cap <<= 1)
+		;
+	return 0;
+}
+
+static int
+parse_mode(const char *s, mode_t *mode)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 8);
+	if (end == s || *end != '\0' || errno != 0 || v > 0777 ||
+	    !isdigit((unsigned char)s[0]))
+		return -1;
+	*mode = (mode_t)v;
+	return 0;
+}
+
+/* As timeout(1): a decimal number of seconds, or with s, m, h or d. */
+static int
+parse_duration(const char *s, int64_t *ns)
+{
+	static const char units[] = "smhd";
+	static const double secs[] = { 1, 60, 3600, 86400 };
+	size_t digits = strspn(s, "0123456789"), n;
+	double v;
+	char *end;
+
+	n = digits + (s[digits] == '.' ? 1 + strspn(s + digits + 1,
+	    "0123456789") : 0);
+	if (n == 0 || n == (s[0] == '.') || (s[n] != '\0' && (s[n + 1] != '\0' ||
+	    strchr(units, s[n]) == NULL)))
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end != s + n || errno != 0)
+		return -1;
+	if (s[n] != '\0')
+		v *= secs[strchr(units, s[n]) - units];
+	if (v > 1e9)
+		v = 1e9;		/* 31 years: for ever */
+	*ns = (int64_t)(v * 1e9 + 0.5);
+	return 0;
+}
+
+/*
+ * An option both tools take: 0 when it is in o now, 1 when its argument is
+ * bad (said on stderr: the tool prints its usage), -1 when it is not one.
+ */
+static int
+common_option(struct opts *o, int opt, const char *arg)
+{
+	const char *what = NULL;
+
+	switch (opt) {
+	case OPT_ANY:	o->mk.any_owner = 1; break;
+	case OPT_JSON:	o->json = 1; break;
+	case 'k':	o->mk.keep = 1; break;
+	case OPT_LIST:	o->action = ACT_LIST; break;
+	case 'm':	what = parse_mode(arg, &o->mk.mode) ? "mode" : NULL; break;
+	case 'n':	what = (o->name = parse_name(arg)) ? NULL : "name"; break;
+	case OPT_NOHEAD: o->headings = 0; break;
+	case 'r':	o->action = ACT_REMOVE; break;
+	case 's':	what = parse_size(arg, &o->mk.cap) ? "size" : NULL;
+			o->setcap = 1; break;
+	case OPT_STATUS: o->action = ACT_STATUS; break;
+	case 't':	what = parse_duration(arg, &o->timeout_ns) ? "duration" :
+			    NULL; break;
+	case 'v':	o->verbose = 1; break;
+	default:	return -1;
+	}
+	if (what == NULL)
+		return 0;
+	warnx("invalid %s: '%s'", what, arg);
+	return 1;
+}
+
+/* getopt_long(), told to be quiet, returned ':' or '?'. */
+static void
+badopt(int opt, const char *arg)
+{
+	if (strncmp(arg, "--", 2) != 0)
+		warnx("%s: '-%c'", opt == ':' ? "option requires an argument" :
+		    "unknown option", optopt);
+	else if (opt == ':')
+		warnx("option requires an argument: '%s'", arg);
+	else
+		warnx("%s: '%s'", optopt != 0 ? "option takes no argument" :
+		    "unknown option", arg);
+}
+
+static const char *
+optname(unsigned bit)
+{
+	static const char *const longs[] = { "--any-owner", "--json",
+		"--list", "--no-headings", "--status" };
+	static char buf[3];
+
+	if (bit >= 26)
+		return longs[bit - 26];
+	buf[0] = '-';
+	buf[1] = (char)('a' + bit);
+	return buf;
+}
+
+/*
+ * The first option of those given that cannot be used with the others:
+ * -r, --status and --list take only a few.  Said on stderr, 1; or 0.
+ */
+static int
+conflict(const struct opts *o, unsigned allowed, const char *with)
+{
+	unsigned bad = o->given & ~allowed, bit;
+
+	if (bad == 0)
+		return 0;
+	for (bit = 0; !(bad & (1U << bit)); bit++)
+		;
+	warnx("%s cannot be used with %s", optname(bit), with);
+	return 1;
+}
+
+static int
+check_action(const struct opts *o)
+{
+	static const unsigned allowed[] = { OPTS_RUN, OPTS_ANY,
+		OPTS_ANY | OPT(OPT_JSON), OPTS_ANY | OPT(OPT_JSON) |
+		OPT(OPT_NOHEAD) };
+	static const char *const names[] = { "", "-r", "--status", "--list" };
+	unsigned acts = o->given & (OPT('r') | OPT(OPT_STATUS) | OPT(OPT_LIST));
+
+	if (acts & (acts - 1)) {
+		warnx("-r, --status and --list exclude each other");
+		return 1;
+	}
+	if (o->action == ACT_LIST && (o->given & OPT('n'))) {
+		warnx("-n cannot be used with --list");
+		return 1;
+	}
+	return conflict(o, allowed[o->action], o->action == ACT_RUN ?
+	    "sending or taking messages" : names[o->action]);
+}
+
+/* --- narration (-v) ---------------------------------------------------- */
+
+static const char *const ev_names[EV_N] = {
+	NULL, "publishes", "write-outs", "posts", "posts skipped (nobody "
+	"asleep)", "waits met by a look", "sleeps", "wake-ups by a post",
+	"slices without a post"
+};
+static struct {
+	int64_t sec;
+	int shown, quiet;	/* told this second; only summing up */
+	long n[EV_N];
+	uint64_t bytes[EV_N];
+} hot;
+
+static void
+tell(const char *fmt, ...)
+{
+	char line[512];
+	int64_t now = clock_ns() - t0_ns;
+	int n = snprintf(line, sizeof(line), "%s: [%d %10.3f ms] ",
+	    program_invocation_short_name, (int)getpid(), (double)now / 1e6);
+	va_list ap;
+
+	va_start(ap, fmt);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)write(STDERR_FILENO, line, (size_t)n);
+}
+
+/* What -v did not tell one by one, summed up; 0 if nothing. */
+static int
+tell_summary(void)
+{
+	char sum[400];
+	int e, n = 0;
+
+	for (e = 1; e < EV_N; e++)
+		if (hot.n[e] != 0 && n < (int)sizeof(sum) - 80)
+			n += snprintf(sum + n, sizeof(sum) - (size_t)n, "%s%ld "
+			    "%s", n ? ", " : "", hot.n[e], ev_names[e]);
+	if (hot.bytes[EV_PUBLISH] + hot.bytes[EV_CONSUME] != 0)
+		(void)snprintf(sum + n, sizeof(sum) - (size_t)n, "; %llu "
+		    "bytes", (unsigned long long)(hot.bytes[EV_PUBLISH] +
+		    hot.bytes[EV_CONSUME]));
+	if (n > 0)
+		tell("in the last second, also: %s", sum);
+	memset(hot.n, 0, sizeof(hot.n));
+	memset(hot.bytes, 0, sizeof(hot.bytes));
+	return n > 0;
+}
+
+/*
+ * Each step, stamped.  Fast events are told one by one up to HOT_LINES a
+ * second; past that, and for as long as they keep coming that fast, they
+ * are only summed up, once a second.
  */
 static void
-chan_remove(const char *name)
+narrate(int ev, uint64_t n, const char *fmt, va_list ap)
 {
-	struct ch *c = &chan;
-	int64_t start = now_ms();
-	int i, n;
+	int64_t sec = (clock_ns() - t0_ns) / 1000000000;
+	char msg[400];
 
-	names(c, name, 0);
-	for (;;) {
-		c->fd = shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0);
-		if (c->fd == -1 && errno == ENOENT)
-			errx(1, "%s: no such channel", name);
-		if (c->fd == -1)
-			err(1, "%s: shm_open %s", name, c->shm);
-		if (validate(c, PROT_READ | PROT_WRITE) == 0 ||
-		    (c->h != NULL && atomic_load(&c->h->state) != 0))
-			break;
-		unmap(c);
-		if (now_ms() - start > 2000) {
-			remove_stale(c);
-			return;
+	if (sec != hot.sec) {
+		hot.quiet = tell_summary() && sec == hot.sec + 1;
+		hot.sec = sec;
+		hot.shown = 0;
+	}
+	if (ev != EV_NOTE && (hot.quiet || hot.shown >= HOT_LINES)) {
+		hot.n[ev]++;
+		hot.bytes[ev] += ev == EV_PUBLISH || ev == EV_CONSUME ? n : 0;
+		return;
+	}
+	hot.shown += ev != EV_NOTE;
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	tell("%s", msg);
+}
+
+/* --- signals ----------------------------------------------------------- */
+
+/*
+ * INT, TERM and HUP set ch_caught, which every wait and every loop of the
+ * tools looks at; the tool then leaves the channel in order and dies of
+ * the same signal.  A signal that comes after a loop looked and before it
+ * blocks in a system call would go unseen until that call returns: so the
+ * handler also starts a timer that sends SIGALRM every 10 ms, whose empty
+ * handler interrupts any call that blocks from then on (no SA_RESTART).
+ */
+static void
+on_signal(int sig)
+{
+	static const struct itimerspec tick = { { 0, 10000000 },
+		{ 0, 10000000 } };
+
+	if (ch_caught == 0) {
+		ch_caught = sig;
+		(void)timer_settime(sig_timer, 0, &tick, NULL);
+	}
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static void
+on_sigbus(int sig)
+{
+	(void)sig;
+	(void)write(STDERR_FILENO, bus_msg, strlen(bus_msg));
+	_exit(1);
+}
+
+static void
+catch_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL,
+		.sigev_signo = SIGALRM };
+	struct sigaction sa, old;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_alarm;
+	(void)sigaction(SIGALRM, &sa, NULL);
+	if (timer_create(CLOCK_MONOTONIC, &ev, &sig_timer) == -1)
+		err(1, "timer_create");
+	sa.sa_handler = on_signal;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    old.sa_handler != SIG_IGN)
+			(void)sigaction(sigs[i], &sa, NULL);
+	pipe_ignored = signal(SIGPIPE, SIG_IGN) == SIG_IGN;
+}
+
+static void
+die_of_signal(void)
+{
+	int sig = ch_caught;
+	sigset_t set;
+
+	(void)signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	(void)raise(sig);
+	_exit(128 + sig);
+}
+
+/* --- starting and ending ----------------------------------------------- */
+
+/*
+ * Before anything else: a closed standard descriptor is an error, said
+ * before any channel is touched.  /dev/null takes its number first, so
+ * that nothing meant for it lands elsewhere.
+ */
+static void
+tool_init(struct opts *o)
+{
+	static const char *const what[] = { "standard input",
+		"standard output", "standard error" };
+	int fd, closed = -1;
+
+	for (fd = 0; fd <= STDERR_FILENO; fd++)
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+			if (closed == -1)
+				closed = fd;
+			(void)open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
 		}
-		(void)usleep(1000);
+	if (closed != -1)
+		errx(1, "%s is closed", what[closed]);
+	t0_ns = clock_ns();
+	memset(o, 0, sizeof(*o));
+	o->name = DEFAULT_NAME;
+	o->mk.cap = DEFAULT_CAP;
+	o->mk.mode = DEFAULT_MODE;
+	o->timeout_ns = -1;
+	o->headings = 1;
+	opterr = 0;
+	(void)signal(SIGBUS, on_sigbus);
+}
+
+static const char *
+ch_why(const struct chan *c, int st)
+{
+	static const char *const why[] = {
+		[CH_ENOENT] = "no such channel",
+		[CH_ENOTCHAN] = "not a channel",
+		[CH_ELINKED] = "has other names (hard links): refused",
+		[CH_EFOREIGN] = "owned by uid %u (use --any-owner)",
+		[CH_ECORRUPT] = "corrupt channel",
+		[CH_ETRUNC] = "channel truncated",
+		[CH_EREMOVED] = "channel removed",
+		[CH_EFULL] = "too many processes attached (%u)",
+		[CH_EDEAD] = "left half-built by a process that died",
+		[CH_EWRITER] = "message truncated (writer went away)",
+		[CH_EREADER] = "reader went away",
+	};
+	static char buf[300];
+	int n = snprintf(buf, sizeof(buf), "%s: ", c->name);
+
+	if (st == CH_ESYS && c->what != NULL)
+		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, "%s: %s",
+		    c->what, strerror(c->errnum));
+	else if (st == CH_ESYS)
+		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, "%s",
+		    strerror(c->errnum));
+	else		/* cppcheck-suppress wrongPrintfScanfArgNum */
+		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, why[st],
+		    st == CH_EFULL ? (unsigned)NSLOT : (unsigned)c->uid);
+	return buf;
+}
+
+/* Leave the channel, then end as the manual says for st. */
+static void
+fail(int st)
+{
+	ch_close(&ch);
+	if (ch.narrate != NULL)
+		(void)tell_summary();
+	if (st == CH_EINTR)
+		die_of_signal();
+	if (st == CH_ETIMEDOUT)
+		exit(124);
+	errx(1, "%s", ch_why(&ch, st));
+}
+
+/* Open the channel for role 'r' or 'w', as the options say. */
+static void
+tool_open(const struct opts *o, int role)
+{
+	int st;
+
+	catch_signals();
+	ch.timeout_ns = o->timeout_ns;
+	ch.narrate = o->verbose ? narrate : NULL;
+	if ((st = ch_open(&ch, o->name, role, &o->mk)) != CH_OK)
+		fail(st);
+	(void)snprintf(bus_msg, sizeof(bus_msg), "%s: %s: channel truncated\n",
+	    program_invocation_short_name, ch.name);
+	if (!ch.created && o->setcap && ch.cap != o->mk.cap)
+		warnx("%s: exists with capacity %llu; -s ignored", ch.name,
+		    (unsigned long long)ch.cap);
+}
+
+static void
+tool_close(void)
+{
+	ch_close(&ch);
+	if (ch.narrate != NULL)
+		(void)tell_summary();
+	if (fclose(stdout) != 0)
+		err(1, "stdout");
+}
+
+/* --- -r, --status, --list ---------------------------------------------- */
+
+struct row {
+	char *name;		/* as found: for sorting */
+	char shown[4 * (NAME_MAX + 1)];	/* escaped */
+	struct ch_info in;
+};
+
+/* A name from /dev/shm, safe to print: others' bytes as \xHH. */
+static void
+escape(const char *s, char *out, size_t n)
+{
+	size_t i = 0;
+
+	for (; *s != '\0' && i + 5 < n; s++)
+		if (isgraph((unsigned char)*s) && *s != '\\' && *s != '"')
+			out[i++] = *s;
+		else
+			i += (size_t)snprintf(out + i, n - i, "\\x%02x",
+			    (unsigned char)*s);
+	out[i] = '\0';
+}
+
+static const char *
+state_name(const struct ch_info *in)
+{
+	static const char *const names[] = { "building", "live", "dying",
+		"removed" };
+
+	if (!in->readable)
+		return in->damage != NULL ? "damaged" : "unreadable";
+	return in->state < 0 ? "damaged" : names[in->state];
+}
+
+static const char *
+owner_name(uid_t uid)
+{
+	static char buf[32];
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL)
+		return pw->pw_name;
+	(void)snprintf(buf, sizeof(buf), "%u", (unsigned)uid);
+	return buf;
+}
+
+/* A capacity, a power of two from 4K to 1G, as -s takes it. */
+static const char *
+size_name(uint64_t cap)
+{
+	static char buf[16];
+
+	(void)snprintf(buf, sizeof(buf), "%llu%c", (unsigned long long)(cap >=
+	    (1 << 30) ? cap >> 30 : cap >= (1 << 20) ? cap >> 20 : cap >> 10),
+	    cap >= (1 << 30) ? 'G' : cap >= (1 << 20) ? 'M' : 'K');
+	return buf;
+}
+
+static void
+json_field(const char *key, const char *val, int quote)
+{
+	printf(",\"%s\":%s%s%s", key, quote ? "\"" : "", val, quote ? "\"" :
+	    "");
+}
+
+/* The pids of the writers (role 'w') or of the readers, for --status. */
+static void
+print_pids(const struct ch_info *in, char role, int json)
+{
+	int i, n = 0;
+
+	for (i = 0; i < in->procs; i++)
+		if (in->role[i] == role)
+			printf("%s%d", json ? (n++ ? "," : "") : " ",
+			    (int)in->pid[i]);
+}
+
+/* One channel as a JSON object; with its pids for --status. */
+static void
+json_channel(const char *shown, const struct ch_info *in, int pids)
+{
+	char num[32];
+
+	printf("{\"name\":\"");
+	for (; *shown != '\0'; shown++)
+		printf(*shown == '\\' ? "\\\\" : "%c", *shown);
+	printf("\"");
+	json_field("owner", owner_name(in->uid), 1);
+	(void)snprintf(num, sizeof(num), "%u", (unsigned)in->uid);
+	json_field("uid", num, 0);
+	(void)snprintf(num, sizeof(num), "%04o", (unsigned)in->mode);
+	json_field("mode", num, 1);
+	json_field("state", state_name(in), 1);
+	if (in->damage != NULL)
+		json_field("damage", in->damage, 1);
+	if (!in->readable || in->state < 0)
+		printf(",\"size\":null,\"queued\":null,\"messages\":null,"
+		    "\"procs\":null,\"kept\":null");
+	else
+		printf(",\"size\":%llu,\"queued\":%llu,\"messages\":%ld,"
+		    "\"procs\":%d,\"kept\":%s", (unsigned long long)in->cap,
+		    (unsigned long long)in->bytes, in->msgs, in->procs,
+		    in->keep ? "true" : "false");
+	if (pids) {
+		printf(",\"writers\":[");
+		print_pids(in, 'w', 1);
+		printf("],\"readers\":[");
+		print_pids(in, 'r', 1);
+		printf("]");
 	}
-	atomic_store(&c->h->state, REMOVED);
-	open_bells(c);
-	for (i = 0; i < NBELL; i++) {
-		n = (int)atomic_load(&c->h->sleepers[i]);
-		for (n = n > NSLOT ? NSLOT : n; c->bell[i] != NULL && n-- > 0;)
-			(void)sem_post(c->bell[i]);
+	printf("}");
+}
+
+static void
+status_text(const char *name, const struct ch_info *in)
+{
+	int i;
+
+	printf("name: %s\nobjects: " SHM_DIR NAME_PREFIX "%s", name, name);
+	for (i = 0; i < NBELL; i++)
+		printf(" " SHM_DIR "sem." NAME_PREFIX "%s.%08x.%c", name,
+		    (unsigned)in->gen, BELL_LETTERS[i]);
+	printf("\nowner: %s (uid %u)\nmode: %04o\ncapacity: %llu\nkept: %s\n"
+	    "state: %s\nqueued: %llu byte%s, %ld message%s\nwriters:",
+	    owner_name(in->uid), (unsigned)in->uid, (unsigned)in->mode,
+	    (unsigned long long)in->cap, in->keep ? "yes" : "no",
+	    state_name(in), (unsigned long long)in->bytes,
+	    in->bytes == 1 ? "" : "s", in->msgs, in->msgs == 1 ? "" : "s");
+	print_pids(in, 'w', 0);
+	printf("\nreaders:");
+	print_pids(in, 'r', 0);
+	printf("\n");
+}
+
+/* --status: only read permission is needed, and no --any-owner. */
+static int
+act_status(const struct opts *o)
+{
+	struct ch_info in;
+	int st = ch_look(o->name, &in);
+
+	if (st == CH_ENOENT)
+		errx(1, "%s: no such channel", o->name);
+	if (st != CH_OK)
+		err(1, "%s", o->name);
+	if (!in.readable && in.damage == NULL)
+		errx(1, "%s: %s", o->name, strerror(EACCES));
+	if (in.damage != NULL)
+		errx(1, "%s: %s", o->name, in.damage);
+	if (o->json) {
+		json_channel(o->name, &in, 1);
+		printf("\n");
+	} else
+		status_text(o->name, &in);
+	return 0;
+}
+
+/* A row of --list for the object fname (shmrw.*); 0 if it is gone. */
+static int
+row_fill(struct row *r, const char *fname)
+{
+	const char *name = fname + strlen(NAME_PREFIX);
+	char path[sizeof(SHM_DIR) + NAME_MAX];
+	struct stat st;
+	int s;
+
+	if ((r->name = strdup(fname)) == NULL)
+		err(1, NULL);
+	escape(name, r->shown, sizeof(r->shown));
+	if (ch_valid_name(name, strlen(name))) {
+		if ((s = ch_look(name, &r->in)) == CH_ESYS)
+			r->in.damage = strerror(errno);
+		return s != CH_ENOENT;
 	}
-	unlink_all(c);
-	unmap(c);
+	memset(&r->in, 0, sizeof(r->in));
+	r->in.state = -1;
+	r->in.damage = "not a channel's name";
+	(void)snprintf(path, sizeof(path), SHM_DIR "%s", fname);
+	if (lstat(path, &st) == -1)
+		return 0;
+	r->in.uid = st.st_uid;
+	r->in.mode = st.st_mode & 07777;
+	return 1;
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct row *)a)->name,
+	    ((const struct row *)b)->name);
+}
+
+#define NCOL	9
+static const char *const col_head[NCOL] = { "NAME", "OWNER", "MODE", "SIZE",
+	"QUEUED", "MESSAGES", "PROCS", "KEPT", "STATE" };
+static const char col_left[NCOL] = { 1, 1, 0, 0, 0, 0, 0, 1, 1 };
+
+static void
+row_cells(const struct row *r, char cell[NCOL][32])
+{
+	const struct ch_info *in = &r->in;
+	int known = in->readable && in->state >= 0, i;
+
+	(void)snprintf(cell[1], 32, "%s", owner_name(in->uid));
+	(void)snprintf(cell[2], 32, "%04o", (unsigned)in->mode);
+	(void)snprintf(cell[8], 32, "%s", state_name(in));
+	for (i = 3; i < 8; i++)
+		(void)snprintf(cell[i], 32, "%s", !in->readable ? "?" : "-");
+	if (!known)
+		return;
+	(void)snprintf(cell[3], 32, "%s", size_name(in->cap));
+	(void)snprintf(cell[4], 32, "%llu", (unsigned long long)in->bytes);
+	(void)snprintf(cell[5], 32, "%ld", in->msgs);
+	(void)snprintf(cell[6], 32, "%d", in->procs);
+	(void)snprintf(cell[7], 32, "%s", in->keep ? "yes" : "no");
+}
+
+/* Aligned like lsipc(1): text to the left, numbers to the right. */
+static void
+list_text(const struct row *rows, size_t n, int headings)
+{
+	char cell[NCOL][32];
+	int w[NCOL], i, len;
+	size_t k;
+
+	for (i = 0; i < NCOL; i++)
+		w[i] = headings ? (int)strlen(col_head[i]) : 0;
+	for (k = 0; k < n; k++) {
+		row_cells(&rows[k], cell);
+		for (i = 0; i < NCOL; i++) {
+			len = (int)strlen(i == 0 ? rows[k].shown : cell[i]);
+			w[i] = len > w[i] ? len : w[i];
+		}
+	}
+	for (k = headings ? 0 : 1; k <= n; k++) {
+		if (k > 0)
+			row_cells(&rows[k - 1], cell);
+		for (i = 0; i < NCOL; i++)
+			printf(i < NCOL - 1 ? "%*s " : "%*s\n", col_left[i] &&
+			    i < NCOL - 1 ? -w[i] : col_left[i] ? 0 : w[i],
+			    k == 0 ? col_head[i] : i == 0 ? rows[k - 1].shown :
+			    cell[i]);
+	}
+}
+
+/* --list: every channel on the host, damaged objects too; sorted. */
+static int
+act_list(const struct opts *o)
+{
+	struct row *rows = NULL, *more;
+	struct dirent *d;
+	size_t n = 0, max = 0, k;
+	DIR *dir;
+
+	if ((dir = opendir(SHM_DIR)) == NULL)
+		err(1, "%s", SHM_DIR);
+	while ((d = readdir(dir)) != NULL) {
+		if (strncmp(d->d_name, NAME_PREFIX, strlen(NAME_PREFIX)) != 0)
+			continue;
+		if (n == max) {
+			max = max ? 2 * max : 16;
+			if ((more = realloc(rows, max * sizeof(*rows))) == NULL)
+				err(1, NULL);
+			rows = more;
+		}
+		n += (size_t)row_fill(&rows[n], d->d_name);
+	}
+	(void)closedir(dir);
+	if (n > 0)
+		qsort(rows, n, sizeof(*rows), row_cmp);
+	if (o->json) {
+		for (printf("["), k = 0; k < n; k++) {
+			printf(k > 0 ? ",\n" : "\n");
+			json_channel(rows[k].shown, &rows[k].in, 0);
+		}
+		printf("%s]\n", n > 0 ? "\n" : "");
+	} else
+		list_text(rows, n, o->headings);
+	for (k = 0; k < n; k++)
+		free(rows[k].name);
+	free(rows);
+	return 0;
+}
+
+/* -r, --status or --list, then exit. */
+static int
+tool_act(const struct opts *o)
+{
+	int st;
+
+	ch.narrate = o->verbose ? narrate : NULL;
+	if (o->action == ACT_REMOVE) {
+		catch_signals();
+		if ((st = ch_remove(&ch, o->name)) != CH_OK)
+			fail(st);
+	} else if (o->action == ACT_STATUS)
+		(void)act_status(o);
+	else
+		(void)act_list(o);
+	if (fclose(stdout) != 0)
+		err(1, "stdout");
+	return 0;
 }
