@@ -284,6 +284,7 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "need lock-free 64-bit atomics");
 enum ch_status {
 	CH_OK,
 	CH_AGAIN,	/* not yet: look again (inside part 3 only) */
+	CH_RETRY,	/* repaired what the dead left: look again now (same) */
 	CH_ESYS,	/* a system call failed: see errnum and what */
 	CH_ETIMEDOUT,	/* a wait ran out (-t) */
 	CH_EINTR,	/* a signal was caught: see ch_caught */
@@ -917,7 +918,7 @@ spin(struct chan *c, ready_fn *ready, void *arg)
  */
 static int
 doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
-    int *how)
+    int *how, const char *what)
 {
 	_Atomic uint64_t *word = &c->seg->asleep[bell][c->slot / 64];
 	uint64_t bit = (uint64_t)1 << (c->slot % 64);
@@ -928,7 +929,8 @@ doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
 	atomic_fetch_or(word, bit);
 	atomic_thread_fence(memory_order_seq_cst);	/* [B2] */
 	if ((st = ready(c, arg, 0)) == CH_AGAIN) {
-		say(c, EV_SLEEP, 0, "sem_clockwait %s: asleep", c->sem[bell] + 1);
+		say(c, EV_SLEEP, 0, "sem_clockwait %s: asleep, waiting for %s",
+		    c->sem[bell] + 1, what);
 		if (sem_clockwait(c->bell[bell], CLOCK_MONOTONIC, &ts) == 0) {
 			*how = HOW_WOKEN;
 			say(c, EV_WAKE, 0, "sem_clockwait: woken by a post");
@@ -989,13 +991,12 @@ await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
 		}
 		if (!spun++ && (st = spin(c, ready, arg)) != CH_AGAIN)
 			return st;
-		if (spun == 1)
-			say(c, EV_NOTE, 0, "waiting for %s", what);
 		until = now + SLICE_NS;
 		if (deadline_ns >= 0 && deadline_ns < until)
 			until = deadline_ns;
 		how = 0;
-		if ((st = doze(c, bell, ready, arg, until, &how)) != CH_AGAIN)
+		if ((st = doze(c, bell, ready, arg, until, &how, what)) !=
+		    CH_AGAIN)
 			return st;
 	}
 }
@@ -1134,6 +1135,7 @@ settle(struct chan *c)
 		    ST_LIVE))
 			say(c, EV_NOTE, 0, "%s: the last process out died: "
 			    "taking the channel back", c->shm);
+		st = CH_RETRY;
 	} else if (state == ST_BUILDING && !remains(c, &gen))
 		st = CH_ENOTCHAN;
 	else if (!may_unlink(c))
@@ -1144,6 +1146,7 @@ settle(struct chan *c)
 		ch_names(c, state == ST_BUILDING ? gen : c->seg->gen);
 		unlink_bells(c);
 		unlink_seg(c);
+		st = CH_RETRY;
 	}
 	lock_drop(c->fd, LK_NAME);
 	return st;
@@ -1372,10 +1375,12 @@ ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
 
 	ch_init(c, name);
 	end = deadline(c);
-	while ((r = open_once(c, role, mk)) == CH_AGAIN) {
+	while ((r = open_once(c, role, mk)) == CH_AGAIN || r == CH_RETRY) {
 		seg_unmap(c);
 		if (ch_caught)
 			return CH_EINTR;
+		if (r == CH_RETRY)
+			continue;
 		if (end >= 0 && clock_ns() >= end)
 			return CH_ETIMEDOUT;
 		nap();
@@ -1515,7 +1520,7 @@ ch_remove(struct chan *c, const char *name)
 	int r;
 
 	ch_init(c, name);
-	while ((r = remove_once(c)) == CH_AGAIN) {
+	while ((r = remove_once(c)) == CH_AGAIN || r == CH_RETRY) {
 		seg_unmap(c);
 		if (ch_caught)
 			return CH_EINTR;
@@ -1825,7 +1830,7 @@ ch_wbegin(struct chan *c)
 	w->msg = w->rec = NONE;
 	w->stream = 0;
 	w->flags = 0;
-	if (w->pos % 8 != 0 || (st = see_tail(c)) != CH_OK)
+	if (w->pos % 8 != 0 || see_tail(c) != CH_OK)
 		return corrupt(c);
 	if (!over || (dead = atomic_load(&c->seg->wopen)) == 0)
 		return CH_OK;
@@ -2732,7 +2737,7 @@ die_of_signal(void)
 	sigaddset(&set, sig);
 	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 	(void)raise(sig);
-	_exit(128 + sig);
+	_exit(128 + sig);	/* cppcheck-suppress unreachableCode */
 }
 
 /* --- starting and ending ----------------------------------------------- */
@@ -3047,8 +3052,9 @@ row_cells(const struct row *r, char cell[NCOL][32])
 	(void)snprintf(cell[1], 32, "%s", owner_name(in->uid));
 	(void)snprintf(cell[2], 32, "%04o", (unsigned)in->mode);
 	(void)snprintf(cell[8], 32, "%s", state_name(in));
-	for (i = 3; i < 8; i++)
-		(void)snprintf(cell[i], 32, "%s", !in->readable ? "?" : "-");
+	for (i = 3; i < 8; i++)		/* unknown, or no such thing */
+		(void)snprintf(cell[i], 32, "%s", in->damage == NULL &&
+		    !in->readable ? "?" : "-");
 	if (!known)
 		return;
 	(void)snprintf(cell[3], 32, "%s", size_name(in->cap));
@@ -3078,11 +3084,15 @@ list_text(const struct row *rows, size_t n, int headings)
 	for (k = headings ? 0 : 1; k <= n; k++) {
 		if (k > 0)
 			row_cells(&rows[k - 1], cell);
-		for (i = 0; i < NCOL; i++)
-			printf(i < NCOL - 1 ? "%*s " : "%*s\n", col_left[i] &&
-			    i < NCOL - 1 ? -w[i] : col_left[i] ? 0 : w[i],
-			    k == 0 ? col_head[i] : i == 0 ? rows[k - 1].shown :
-			    cell[i]);
+		for (i = 0; i < NCOL; i++) {
+			const char *v = k == 0 ? col_head[i] : i == 0 ?
+			    rows[k - 1].shown : cell[i];
+
+			if (i == NCOL - 1)
+				printf("%s\n", v);
+			else
+				printf("%*s ", col_left[i] ? -w[i] : w[i], v);
+		}
 	}
 }
 

@@ -3,8 +3,8 @@
  */
 #include "common.h"
 
-#define INBUF		(64 * 1024)	/* -l and -z read this much at once */
-#define CHUNK_MIN	(16 * 1024)	/* a stream reads at least this ... */
+#define INBUF		((size_t)64 * 1024)	/* -l and -z read this much at once */
+#define CHUNK_MIN	((size_t)16 * 1024)	/* a stream reads at least this ... */
 #define CHUNK_DIV	4		/* ... or a quarter of the ring */
 
 static const char usage_text[] =
@@ -142,7 +142,8 @@ send_records(int delim)
 				if (!open)
 					check(ch_msg_begin(&ch, 0, 0));
 				check(ch_write(&ch, p, len));
-				if ((open = end[-1] != delim) == 0)
+				open = end[-1] != delim;
+				if (!open)
 					check(ch_msg_end(&ch));
 			}
 		}

@@ -1,26 +1,24 @@
 # shellcheck shell=bash
-# Common helpers for the shmwrite/shmread bats suite.  Every .bats file does
-# `load helper`.
+# The one helper of the suite; every .bats file does `load helper`.
 #
-# - SHMWRITE, SHMREAD: absolute paths of the binaries at the repo top level.
-# - SHMW, SHMR: arrays to run them with; under SHM_VALGRIND=1 they go through
-#   valgrind.  shmw/shmr are functions around them (for `run` and plain calls);
-#   `bg` starts one in the background and remembers its pid.
-# - chan SUFFIX: a channel name unique to this test (file, test number, $$).
-# - teardown kills only the pids this test started and removes only this
-#   test's channels.
+# - SHMWRITE, SHMREAD: the binaries (the top of the tree, or SHMBIN: make
+#   check-sanitize's).  SHMW, SHMR: arrays to run them with; under
+#   SHM_VALGRIND=1 through valgrind.  shmw, shmr: functions around them.
+# - chan SUFFIX: a channel name of this test's own (file, test number, $$).
+# - bg starts a process and remembers its pid; teardown ends only those
+#   pids and removes only this test's channels.
+# - Waits are for events (wait_until CMD), bounded; time limits scale with
+#   TMULT (sanitizers and valgrind are slow).
+# - The segment's layout comes from tests/layout (OFF_* and the like).
 
 bats_require_minimum_version 1.5.0
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-# where the binaries are: the top of the tree, or make check-sanitize's own
 BIN=${SHMBIN:-$TOP}
 SHMWRITE=$BIN/shmwrite
 SHMREAD=$BIN/shmread
 SHMW=("$SHMWRITE")
 SHMR=("$SHMREAD")
-# Time limits are multiplied by this: sanitizers and valgrind are slow
-# (make check-sanitize sets TMULT).
 TMULT=${TMULT:-1}
 if [[ ${SHM_VALGRIND:-0} == 1 ]]; then
 	VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
@@ -28,76 +26,103 @@ if [[ ${SHM_VALGRIND:-0} == 1 ]]; then
 	SHMR=("${VG[@]}" "$SHMREAD")
 	TMULT=5
 fi
-# shellcheck disable=SC2034 # used by the .bats files
-PAGESIZE=$(getconf PAGESIZE)
-# No test may hang the suite: bats kills a test (and its children) after this.
+# No test may hang the suite: bats ends a test (and its children) after this.
 # shellcheck disable=SC2034 # read by bats
 : "${BATS_TEST_TIMEOUT:=$((240 * TMULT))}"
+[[ -x $TOP/tests/layout ]] || make -s -C "$TOP" tests/layout >&2
+eval "$("$TOP/tests/layout")"
 
-# pids started by this test and not yet reaped
-PIDS=()
-# their stderr files, by pid
-declare -gA BGERR=()
+setup() {
+	T=$BATS_TEST_TMPDIR
+}
+
+teardown() {
+	cleanup_pids
+	cleanup_channels
+}
 
 shmw() { "${SHMW[@]}" "$@"; }
 shmr() { "${SHMR[@]}" "$@"; }
 
-# Per-test channel name prefix: file name, test number, pid of the test shell.
-# The trailing '-' keeps test 1 from matching test 11.
+# runs CMD...: bats' run, stderr apart; what it did is shown if the test fails
+runs() {
+	run --separate-stderr "$@"
+	# shellcheck disable=SC2154 # set by run
+	printf '# %s\n#   -> status %s, stdout [%s], stderr [%s]\n' "$*" "$status" "$output" "$stderr"
+}
+
+# expect STATUS OUT ERR: the last runs ended so, exactly
+expect() {
+	# shellcheck disable=SC2154 # set by run
+	[[ $status == "$1" && $output == "$2" && $stderr == "$3" ]]
+}
+
+# --- channels -----------------------------------------------------------
+
+# chan [SUFFIX]: a channel name for this test.  The '-' after the pid keeps
+# test 1 from matching test 11.
 chan_prefix() {
 	local f=${BATS_TEST_FILENAME##*/}
 	printf 'bt-%s-%s-%s-' "${f%.bats}" "$BATS_TEST_NUMBER" "$$"
 }
+chan() { printf '%s%s' "$(chan_prefix)" "${1:-a}"; }
 
-# chan [SUFFIX]: a channel name for this test.
-chan() {
-	printf '%s%s' "$(chan_prefix)" "${1:-a}"
-}
-
-# objects NAME: the objects of channel NAME that exist, one path a line.
+# objects NAME: the objects of channel NAME that exist, one path a line
 objects() {
 	local f
 	for f in "/dev/shm/shmrw.$1" "/dev/shm/sem.shmrw.$1".????????.[rwds]; do
-		if [[ -e $f ]]; then
-			printf '%s\n' "$f"
-		fi
+		[[ ! -e $f ]] || printf '%s\n' "$f"
 	done
-}
-
-# sem_objects NAME: just the four semaphores.
-sem_objects() {
-	objects "$1" | grep '/sem\.' || true
 }
 
 assert_no_objects() {
 	local left
 	left=$(objects "$1")
-	if [[ -n $left ]]; then
-		printf 'leftover objects of channel %s:\n%s\n' "$1" "$left" >&2
-		return 1
-	fi
+	[[ -z $left ]] || { printf 'objects left of %s:\n%s\n' "$1" "$left" >&2; return 1; }
 }
 
-# assert_objects NAME: the shm segment and the four semaphores exist.
+# assert_objects NAME: the segment and its four bells, one of each
 assert_objects() {
-	local n b
-	n=$(objects "$1" | wc -l)
-	if [[ $n -ne 5 ]]; then
-		printf 'channel %s: expected 5 objects, found %s:\n' "$1" "$n" >&2
-		objects "$1" >&2
-		return 1
-	fi
-	[[ -e /dev/shm/shmrw.$1 ]]
+	local b
+	[[ $(objects "$1" | wc -l) -eq 5 && -e /dev/shm/shmrw.$1 ]] || { objects "$1" >&2; return 1; }
 	for b in r w d s; do
-		[[ $(objects "$1" | grep -c "/sem\\.shmrw\\..*\\.$b\$") -eq 1 ]]
+		[[ $(objects "$1" | grep -c "\\.$b\$") -eq 1 ]]
 	done
 }
 
-# bg IN OUT ERR CMD...: start CMD (a binary or the expansion of SHMW/SHMR,
-# not a function, so that $! is its pid) in the background with the given
-# redirections; the pid goes to BGPID and onto PIDS.  SIGINT, SIGQUIT and
-# SIGPIPE are reset to default (bash makes background commands ignore the
-# first two); fds 3-9 (bats' and the test's own) are not inherited.
+# status_of NAME: --status of NAME (the plain binary: quick)
+status_of() { "$SHMREAD" --status -n "$1" 2>/dev/null; }
+
+# field NAME KEY: the value of KEY in --status of NAME
+field() { status_of "$1" | sed -n "s/^$2: //p"; }
+
+queued_msgs() { field "$1" queued | sed -n 's/.*, \([0-9]*\) messages*$/\1/p'; }
+queued_bytes() { field "$1" queued | sed -n 's/^\([0-9]*\) bytes*,.*/\1/p'; }
+has_queued() { [[ $(queued_msgs "$1") == "$2" ]]; }
+has_bytes() { local b; b=$(queued_bytes "$1"); [[ -n $b && $b -gt 0 ]]; }
+has_reader() { [[ $(field "$1" readers) =~ [0-9] ]]; }
+has_writer() { [[ $(field "$1" writers) =~ [0-9] ]]; }
+wait_reader() { wait_until has_reader "$1"; }
+wait_writer() { wait_until has_writer "$1"; }
+
+# poke NAME OFFSET FORMAT VALUE: write VALUE (perl pack FORMAT) into the
+# segment of NAME at OFFSET: a hostile or broken process's doing
+poke() {
+	perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!";
+		seek($f, $ARGV[1], 0); print $f pack($ARGV[2], $ARGV[3]);' \
+		"/dev/shm/shmrw.$1" "$2" "$3" "$4"
+}
+
+# --- processes ----------------------------------------------------------
+
+PIDS=()       # started by this test and not yet reaped
+GPIDS=()      # grandchildren: see bg_unreaped
+declare -gA BGERR=()
+
+# bg IN OUT ERR CMD...: start CMD (a binary, not a function, so that $! is
+# its pid) in the background; its pid goes to BGPID and onto PIDS.  INT,
+# QUIT and PIPE are reset to default (bash makes background commands ignore
+# the first two); fds 3-9 (bats' and the test's) are not inherited.
 bg() {
 	local in=$1 out=$2 err=$3
 	shift 3
@@ -108,60 +133,53 @@ bg() {
 	BGERR[$BGPID]=$err
 }
 
-# bg_unreaped IN OUT ERR CMD...: like bg, but CMD's parent is a process that
-# never reaps it (sh that execs sleep), so once CMD dies it stays a zombie.
-# CMD's pid goes to BGPID (and onto GPIDS), its parent's onto PIDS.
-GPIDS=()
-bg_unreaped() {
-	local in=$1 out=$2 err=$3 pidf
+# bgfn IN OUT ERR FUNC ARGS...: a shell function in the background, like bg
+bgfn() {
+	local in=$1 out=$2 err=$3
 	shift 3
-	pidf=$(mktemp "$BATS_TEST_TMPDIR/pid.XXXXXX")
+	"$@" <"$in" >"$out" 2>"$err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	BGPID=$!
+	PIDS+=("$BGPID")
+}
+
+# bg_unreaped IN OUT ERR CMD...: like bg, but CMD's parent never reaps it,
+# so once dead it stays a zombie.  CMD's pid goes to BGPID and onto GPIDS.
+bg_unreaped() {
+	local pidf
+	pidf=$(mktemp "$T/pid.XXXXXX")
 	# shellcheck disable=SC2016 # for sh -c
-	bg "$in" "$out" "$err" sh -c \
-		'exec 9<&0; "$@" <&9 9<&- & echo $! >"$0"; exec sleep 3600 <&- 9<&-' "$pidf" "$@"
+	bg "$1" "$2" "$3" sh -c 'exec 9<&0; "$@" <&9 9<&- & echo $! >"$0"; exec sleep 3600 <&- 9<&-' "$pidf" "${@:4}"
 	wait_until test -s "$pidf"
 	BGPID=$(cat "$pidf")
 	GPIDS+=("$BGPID")
 }
 
-# now_ms: monotonic-enough wall clock in milliseconds.
-now_ms() {
-	local t=${EPOCHREALTIME/[.,]/}
-	printf '%s' "$((t / 1000))"
-}
+now_ms() { local t=${EPOCHREALTIME/[.,]/}; printf '%s' "$((t / 1000))"; }
 
-# alive PID: true while PID runs (not a zombie, not gone).
+# alive PID: it runs (a zombie does not)
 alive() {
 	local s
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	s=${s##*) }
-	[[ ${s%% *} != Z && ${s%% *} != X ]]
+	[[ ${s%% *} != [ZX] ]]
 }
-
-# dead PID: PID has ended (a zombie counts as dead).
 dead() { ! alive "$1"; }
 
-# wait_exit PID [SECONDS]: wait (bounded, default 10 s x TMULT) for a pid
-# started with bg to end; its exit status goes to WRC.  Fails (and kills it)
-# when it does not end in time.
-wait_exit() {
-	local pid=$1 limit=$((${2:-10} * 1000 * TMULT)) start
-	WRC=
+# wait_for SECONDS CMD...: poll CMD every 10 ms until it succeeds; fail
+# after SECONDS (x TMULT).  wait_until CMD...: the same, 10 s.
+wait_for() {
+	local limit=$(($1 * 1000 * TMULT)) start
+	shift
 	start=$(now_ms)
-	while alive "$pid"; do
+	until "$@"; do
 		if (($(now_ms) - start > limit)); then
-			echo "pid $pid still running after $((limit / 1000)) s" >&2
-			kill -KILL "$pid" 2>/dev/null || true
-			wait "$pid" 2>/dev/null || true
-			forget_pid "$pid"
+			echo "timed out after $((limit / 1000)) s waiting for: $*" >&2
 			return 1
 		fi
 		sleep 0.01
 	done
-	WRC=0
-	wait "$pid" || WRC=$?
-	forget_pid "$pid"
 }
+wait_until() { wait_for 10 "$@"; }
 
 forget_pid() {
 	local p rest=()
@@ -171,83 +189,38 @@ forget_pid() {
 	PIDS=("${rest[@]}")
 }
 
-# expect_exit PID STATUS [SECONDS]: wait_exit and check the status.
+# wait_exit PID [SECONDS]: wait (10 s x TMULT at most) for a pid started
+# with bg to end; its status goes to WRC.  Fails (and kills it) on expiry.
+wait_exit() {
+	WRC=
+	if ! wait_for "${2:-10}" dead "$1"; then
+		kill -KILL "$1" 2>/dev/null || true
+		wait "$1" 2>/dev/null || true
+		forget_pid "$1"
+		return 1
+	fi
+	WRC=0
+	wait "$1" || WRC=$?
+	forget_pid "$1"
+}
+
+# expect_exit PID STATUS [SECONDS]: wait_exit, and check the status
 expect_exit() {
-	local err=${BGERR[$1]:-}
 	if ! wait_exit "$1" "${3:-10}" || [[ $WRC -ne $2 ]]; then
-		[[ -n ${WRC:-} ]] && echo "pid $1 exited $WRC, expected $2" >&2
-		if [[ -f $err ]]; then
-			echo "its stderr:" >&2
-			cat "$err" >&2
-		fi
+		echo "pid $1 exited ${WRC:-(not)}, expected $2; its stderr:" >&2
+		cat "${BGERR[$1]:-/dev/null}" >&2
 		return 1
 	fi
 }
 
-# wait_until CMD...: poll CMD every 10 ms until it succeeds; fail after
-# 10 s (x TMULT).
-wait_until() {
-	local limit=$((10000 * TMULT)) start
-	start=$(now_ms)
-	until "$@"; do
-		if (($(now_ms) - start > limit)); then
-			echo "timed out waiting for: $*" >&2
-			return 1
-		fi
-		sleep 0.01
-	done
-}
-
-# status_of NAME: the --status output (raw binary: fast, no valgrind).
-status_of() {
-	"$SHMREAD" --status -n "$1" 2>/dev/null
-}
-
-has_reader() { status_of "$1" | grep -q '^readers:.*[0-9]'; }
-has_writer() { status_of "$1" | grep -q '^writers:.*[0-9]'; }
-
-# wait_reader NAME / wait_writer NAME: until --status lists a reader/writer pid.
-wait_reader() { wait_until has_reader "$1"; }
-wait_writer() { wait_until has_writer "$1"; }
-
-# queued_msgs NAME / queued_bytes NAME: from `queued: B bytes, M messages`.
-queued_msgs() {
-	status_of "$1" | sed -n 's/^queued: *\([0-9]*\) bytes\{0,1\}, *\([0-9]*\) messages\{0,1\}.*/\2/p'
-}
-queued_bytes() {
-	status_of "$1" | sed -n 's/^queued: *\([0-9]*\) bytes\{0,1\}.*/\1/p'
-}
-
-# has_queued NAME N: exactly N messages queued.
-has_queued() { [[ $(queued_msgs "$1") == "$2" ]]; }
-# has_bytes NAME: some bytes queued.
-has_bytes() { local b; b=$(queued_bytes "$1"); [[ -n $b && $b -gt 0 ]]; }
-
-# file_has FILE TEXT: FILE contains TEXT (fixed string).
-file_has() { grep -qF -- "$2" "$1" 2>/dev/null; }
-
-# read_next NAME OUT: read the next whole message of NAME into OUT, skipping
-# (at most 3) messages that end "truncated" because their writer died.
-read_next() {
-	local i rc
-	for i in 1 2 3; do
-		rc=0
-		"${SHMR[@]}" -t "$((5 * TMULT))" -n "$1" >"$2" 2>"$BATS_TEST_TMPDIR/read_next.err" || rc=$?
-		if [[ $rc -eq 0 ]]; then
-			return 0
-		fi
-		if [[ $rc -ne 1 ]] || ! grep -q 'truncated' "$BATS_TEST_TMPDIR/read_next.err"; then
-			echo "read_next: shmread exited $rc (try $i):" >&2
-			cat "$BATS_TEST_TMPDIR/read_next.err" >&2
-			return 1
-		fi
-	done
-	return 1
+# kill_wait SIG PID STATUS: send SIG and see PID end with STATUS
+kill_wait() {
+	kill -"$1" "$2"
+	expect_exit "$2" "$3"
 }
 
 cleanup_pids() {
 	local p n
-	# grandchildren first, while their parents keep their pids from reuse
 	for p in "${GPIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null || true
 	done
@@ -256,10 +229,9 @@ cleanup_pids() {
 		kill -TERM "$p" 2>/dev/null || true
 	done
 	for p in "${PIDS[@]}"; do
-		n=0
-		while alive "$p" && ((n < 300)); do
+		for ((n = 0; n < 300; n++)); do
+			alive "$p" || break
 			sleep 0.01
-			n=$((n + 1))
 		done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
@@ -267,23 +239,20 @@ cleanup_pids() {
 	PIDS=()
 }
 
-# cleanup_channels: remove every channel of this test (names start with
-# chan_prefix), first the proper way, then exactly its object paths.
+# cleanup_channels: remove this test's channels (names start with
+# chan_prefix): the proper way, then exactly their paths
 cleanup_channels() {
-	local prefix f name
+	local prefix f
 	prefix=$(chan_prefix)
 	for f in "/dev/shm/shmrw.$prefix"*; do
-		[[ -e $f ]] || continue
-		name=${f#/dev/shm/shmrw.}
-		"$SHMREAD" -r -n "$name" >/dev/null 2>&1 || true
+		[[ ! -f $f ]] || "$SHMREAD" -r -n "${f#/dev/shm/shmrw.}" >/dev/null 2>&1 || true
 	done
-	rm -f "/dev/shm/shmrw.$prefix"* "/dev/shm/sem.shmrw.$prefix"*
+	rm -rf "/dev/shm/shmrw.$prefix"* "/dev/shm/sem.shmrw.$prefix"*
 }
 
-teardown() {
-	cleanup_pids
-	cleanup_channels
-}
+# --- odds and ends ------------------------------------------------------
+
+file_has() { grep -qF -- "$2" "$1" 2>/dev/null; }
 
 # repeat STRING N: STRING N times
 repeat() {
@@ -293,24 +262,21 @@ repeat() {
 	done
 }
 
-# all_lines_start PREFIX TEXT: every line of TEXT starts with PREFIX
-all_lines_start() {
-	local l
-	while IFS= read -r l; do
-		if [[ $l != "$1"* ]]; then
-			echo "line not starting with '$1': $l" >&2
-			return 1
-		fi
-	done <<<"$2"
-}
+# as_nobody CMD...: run CMD as another user (tests that need one are root)
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+need_root() { [[ $(id -u) == 0 ]] || skip "needs root (to be another user)"; }
 
-# has_lines FILE N: FILE has exactly N lines
-has_lines() { [[ $(wc -l <"$1") -eq $2 ]]; }
-
-# runs CMD...: bats' run with stderr apart, and the result shown when the
-# test fails
-runs() {
-	run --separate-stderr "$@"
-	# shellcheck disable=SC2154 # set by run
-	printf '# %s\n#   -> status %s, stdout [%s], stderr [%s]\n' "$*" "$status" "$output" "$stderr"
+# hold NAME OFFSET: start a process that holds the lock on byte OFFSET of
+# the segment of NAME, as a live creator, remover or attached process
+# does; its pid goes to HOLDER.  Ending it frees the lock.
+hold() {
+	rm -f "$T/held"
+	python3 -c 'import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhxxxxqqixxxx", fcntl.F_WRLCK, 0, int(sys.argv[2]), 1, 0))
+open(sys.argv[3], "w").close()
+time.sleep(3600)' "/dev/shm/shmrw.$1" "$2" "$T/held" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+	HOLDER=$!
+	PIDS+=("$HOLDER")
+	wait_until test -e "$T/held"
 }

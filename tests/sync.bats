@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# -w: shmwrite returns once a reader has taken the message.  It gives the
+# write token back first, so other writers go on.  If no reader has begun
+# taking the message when the wait runs out or a signal comes, the message
+# is withdrawn: 124 (or 128+N) means "not delivered", and nobody gets it.
+
+load helper
+
+@test "-w returns when a reader has taken the message: operands and standard input" {
+	local c w
+	c=$(chan)
+	printf 'from stdin' >"$T/in"
+	for src in args stdin; do
+		if [[ $src == args ]]; then
+			bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -n "$c" waited
+		else
+			bg "$T/in" /dev/null "$T/err" "${SHMW[@]}" --wait -n "$c"
+		fi
+		w=$BGPID
+		wait_until has_queued "$c" 1
+		alive "$w"
+		shmr -n "$c" >"$T/out"
+		expect_exit "$w" 0
+		[[ ! -s $T/err ]]
+	done
+	[[ $(cat "$T/out") == 'from stdin' ]]
+	assert_no_objects "$c"
+}
+
+@test "-w gives the write token back while it waits: other writers go on" {
+	local c w
+	c=$(chan)
+	bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -n "$c" first
+	w=$BGPID
+	wait_until has_queued "$c" 1
+	runs shmw -t 0 -n "$c" second
+	expect 0 "" ""
+	alive "$w"
+	runs shmr -n "$c" -c 2
+	expect 0 $'first\nsecond' ""
+	expect_exit "$w" 0
+	assert_no_objects "$c"
+}
+
+@test "-w -t with no reader: 124, the message withdrawn, nobody gets it" {
+	local c src
+	c=$(chan)
+	shmw -n "$c" before
+	for src in args stdin; do
+		if [[ $src == args ]]; then
+			runs shmw -w -t 0.2 -n "$c" withdrawn
+		else
+			runs shmw -w -t 0.2 -n "$c" <<<"withdrawn too"
+		fi
+		expect 124 "" ""
+	done
+	shmw -n "$c" after
+	runs shmr -n "$c" -c 2
+	expect 0 $'before\nafter' ""
+	runs shmr -t 0 -n "$c"
+	expect 124 "" ""
+	assert_no_objects "$c"
+}
+
+@test "-w: a reader that has begun taking the message is waited for, past the timeout" {
+	local c w r
+	c=$(chan)
+	mkfifo "$T/fifo"
+	head -c 200000 /dev/urandom >"$T/in"
+	# the reader takes it and blocks writing it into a FIFO nobody reads yet
+	exec 4<>"$T/fifo"
+	bg /dev/null "$T/fifo" "$T/rerr" "${SHMR[@]}" -n "$c"
+	r=$BGPID
+	wait_reader "$c"
+	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c"
+	w=$BGPID
+	wait_until file_has "$T/werr" "a reader has begun taking it"
+	alive "$w"
+	head -c 200000 <&4 >"$T/out"
+	exec 4>&-
+	expect_exit "$r" 0
+	expect_exit "$w" 0
+	cmp "$T/in" "$T/out"
+	assert_no_objects "$c"
+}
+
+@test "-w interrupted: dies of the signal, the message withdrawn" {
+	local c w
+	c=$(chan)
+	bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -n "$c" never
+	w=$BGPID
+	wait_until has_queued "$c" 1
+	kill_wait INT "$w" 130
+	[[ ! -s $T/err ]]
+	runs shmr -t 0 -n "$c"
+	expect 124 "" ""
+	assert_no_objects "$c"
+}
