@@ -1,5 +1,5 @@
 # shmwrite, shmread - see README.md
-VERSION = 1.0
+VERSION = 2.0
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -31,12 +31,17 @@ shmwrite: shmwrite.c common.h
 shmread: shmread.c common.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ shmread.c $(LDLIBS)
 
-check: all
+# prints the segment's layout for the tests, from the C struct itself
+tests/layout: tests/layout.c common.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-variable \
+	    $(LDFLAGS) -o $@ tests/layout.c $(LDLIBS)
+
+check: all tests/layout
 	@sh tests/need bats:bats '?parallel:parallel' python3:python3
 	$(BATS) tests
 
 # The same suite against AddressSanitizer and UBSan builds (needs clang).
-check-sanitize:
+check-sanitize: tests/layout
 	@sh tests/need bats:bats '?parallel:parallel' python3:python3 clang:clang
 	mkdir -p $(SANDIR)
 	for p in $(BIN); do \
@@ -45,7 +50,7 @@ check-sanitize:
 	SHMBIN=$(CURDIR)/$(SANDIR) TMULT=3 ASAN_OPTIONS=detect_leaks=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1 $(BATS) tests
 
-check-valgrind: all
+check-valgrind: all tests/layout
 	@sh tests/need bats:bats valgrind:valgrind
 	SHM_VALGRIND=1 $(BATS) tests/basic.bats tests/stream.bats
 
@@ -77,7 +82,7 @@ uninstall:
 	cd $(DESTDIR)$(MANPREFIX)/man1 && rm -f shmwrite.1 shmread.1
 
 clean:
-	rm -f $(BIN)
+	rm -f $(BIN) tests/layout
 	rm -rf $(SANDIR)
 
 .PHONY: all bench check check-sanitize check-valgrind clean demo install lint uninstall

@@ -602,6 +602,25 @@ fd_above_std(int fd)
 	return nfd;
 }
 
+/*
+ * shm_open() failed: was it for something at the name that is not a
+ * regular file (glibc says EINVAL for a directory, the kernel ELOOP for a
+ * symlink)?
+ */
+static int
+open_failed(struct chan *c)
+{
+	char path[sizeof(SHM_DIR) + sizeof(c->shm)];
+	struct stat st;
+	int e = errno;
+
+	obj_path(path, sizeof(path), c->shm, 0);
+	if (e != ENOENT && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return CH_ENOTCHAN;
+	errno = e;
+	return e == ENOENT ? CH_ENOENT : sys(c, NULL);
+}
+
 /* May we unlink it?  In the sticky /dev/shm: if it is ours, or we are root. */
 static int
 may_unlink(const struct chan *c)
@@ -1094,24 +1113,29 @@ check_object(struct chan *c, const struct stat *st, int any_owner)
 	return CH_OK;
 }
 
-/* The remains of a creation: empty, or sized with no header or ours. */
+/*
+ * Is what the object holds the remains of a creation that died: empty,
+ * or zeros, or our header, still BUILDING, with our name or none yet?
+ */
 static int
 remains(struct chan *c, uint32_t *gen)
 {
 	static const char zero[SEG_HDRSZ];
-	char hdr[SEG_HDRSZ];
-	ssize_t n = pread(c->fd, hdr, sizeof(hdr), 0);
+	static struct seg h;
+	ssize_t n = pread(c->fd, &h, sizeof(h), 0);
 
 	*gen = 0;
 	if (n == 0)
 		return 1;
-	if (n != (ssize_t)sizeof(hdr))
+	if (n != (ssize_t)sizeof(h))
 		return 0;
-	if (memcmp(hdr, SEG_MAGIC, sizeof(SEG_MAGIC) - 1 + 1) == 0) {
-		memcpy(gen, hdr + offsetof(struct seg, gen), sizeof(*gen));
+	if (memcmp(&h, zero, sizeof(h)) == 0)
 		return 1;
-	}
-	return memcmp(hdr, zero, sizeof(zero)) == 0;
+	*gen = h.gen;
+	return memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) == 0 &&
+	    atomic_load(&h.state) == ST_BUILDING &&
+	    memchr(h.name, '\0', sizeof(h.name)) != NULL &&
+	    (h.name[0] == '\0' || strcmp(h.name, c->name) == 0);
 }
 
 /*
@@ -1123,33 +1147,37 @@ remains(struct chan *c, uint32_t *gen)
 static int
 settle(struct chan *c)
 {
-	uint32_t state = c->seg != NULL ? atomic_load(&c->seg->state) :
-	    ST_BUILDING, gen = 0, dying = ST_DYING;
-	int st = CH_AGAIN;
+	uint32_t state = ST_BUILDING, gen = 0, dying = ST_DYING;
+	struct stat st;
+	int r = CH_RETRY;
 
 	if (lock_try(c->fd, LK_NAME) != 0)
 		return CH_AGAIN;		/* its owner is at work */
-	if (state == ST_DYING && (!may_unlink(c) || !nothing_queued(c) ||
+	if (c->seg != NULL)
+		state = atomic_load(&c->seg->state);	/* as of now */
+	if (fstat(c->fd, &st) == -1 || st.st_nlink == 0 || state == ST_LIVE ||
+	    (c->seg == NULL && st.st_size != 0 &&
+	    (uint64_t)st.st_size >= SEG_HDRSZ + MIN_CAP))
+		;			/* gone, or done meanwhile: look again */
+	else if (state == ST_DYING && (!may_unlink(c) || !nothing_queued(c) ||
 	    lock_held(c->fd, LK_SLOT, NSLOT))) {
 		if (atomic_compare_exchange_strong(&c->seg->state, &dying,
 		    ST_LIVE))
 			say(c, EV_NOTE, 0, "%s: the last process out died: "
 			    "taking the channel back", c->shm);
-		st = CH_RETRY;
 	} else if (state == ST_BUILDING && !remains(c, &gen))
-		st = CH_ENOTCHAN;
+		r = CH_ENOTCHAN;
 	else if (!may_unlink(c))
-		st = state == ST_BUILDING ? CH_EDEAD : CH_EREMOVED;
+		r = state == ST_BUILDING ? CH_EDEAD : CH_EREMOVED;
 	else {
 		say(c, EV_NOTE, 0, "%s: its %s died: removing what it left",
 		    c->shm, state == ST_BUILDING ? "creator" : "remover");
 		ch_names(c, state == ST_BUILDING ? gen : c->seg->gen);
 		unlink_bells(c);
 		unlink_seg(c);
-		st = CH_RETRY;
 	}
 	lock_drop(c->fd, LK_NAME);
-	return st;
+	return r;
 }
 
 /*
@@ -1350,7 +1378,7 @@ open_once(struct chan *c, int role, const struct ch_make *mk)
 		return join(c, role, mk);
 	}
 	if (errno != ENOENT)
-		return sys(c, NULL);
+		return open_failed(c);
 	say(c, EV_NOTE, 0, "shm_open %s: no channel yet: creating it", c->shm);
 	mask = umask(0);		/* the mode, exactly */
 	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
@@ -1370,7 +1398,7 @@ open_once(struct chan *c, int role, const struct ch_make *mk)
 static int
 ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
 {
-	int64_t end;
+	int64_t start = clock_ns(), end;
 	int r;
 
 	ch_init(c, name);
@@ -1381,7 +1409,13 @@ ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
 			return CH_EINTR;
 		if (r == CH_RETRY)
 			continue;
-		if (end >= 0 && clock_ns() >= end)
+		/*
+		 * Building takes microseconds, and the kernel drops a dead
+		 * builder's locks a little after its parent could reap it:
+		 * whatever the timeout, look for a slice.
+		 */
+		if (end >= 0 && clock_ns() >= end &&
+		    clock_ns() - start >= SLICE_NS)
 			return CH_ETIMEDOUT;
 		nap();
 	}
@@ -1476,7 +1510,7 @@ remove_once(struct chan *c)
 
 	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
 	if (c->fd == -1)
-		return errno == ENOENT ? CH_ENOENT : sys(c, NULL);
+		return open_failed(c);
 	if (fstat(c->fd, &st) == -1)
 		return sys(c, "fstat");
 	if (!S_ISREG(st.st_mode))
@@ -2290,10 +2324,11 @@ look_seg(int fd, const struct stat *st, const char *name, struct ch_info *in)
 
 	in->state = -1;
 	if ((uint64_t)st->st_size < SEG_HDRSZ + MIN_CAP) {
-		if (lock_held(fd, LK_NAME, 1))
+		if (st->st_size == 0 && lock_held(fd, LK_NAME, 1))
 			in->state = ST_BUILDING;
 		else
-			in->damage = "left half-built by a process that died";
+			in->damage = st->st_size == 0 ? "left half-built by a "
+			    "process that died" : "not a channel";
 		return;
 	}
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
@@ -2363,8 +2398,7 @@ enum { ACT_RUN, ACT_REMOVE, ACT_STATUS, ACT_LIST };
 enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_STATUS, OPT_END };
 #define OPT(c)		(1U << ((c) >= 256 ? 26 + (c) - 256 : (c) - 'a'))
 #define OPTS_RUN	(~(OPT(OPT_JSON) | OPT(OPT_NOHEAD)))
-#define OPTS_ANY	(OPT('n') | OPT('v') | OPT(OPT_LIST) | OPT(OPT_STATUS) | \
-			 OPT('r'))
+#define OPTS_ACT	(OPT('n') | OPT('r') | OPT(OPT_LIST) | OPT(OPT_STATUS))
 
 #define LONGOPTS_COMMON \
 	{ "any-owner",	no_argument,		NULL, OPT_ANY }, \
@@ -2569,8 +2603,8 @@ conflict(const struct opts *o, unsigned allowed, const char *with)
 static int
 check_action(const struct opts *o)
 {
-	static const unsigned allowed[] = { OPTS_RUN, OPTS_ANY,
-		OPTS_ANY | OPT(OPT_JSON), OPTS_ANY | OPT(OPT_JSON) |
+	static const unsigned allowed[] = { OPTS_RUN, OPTS_ACT | OPT('v'),
+		OPTS_ACT | OPT(OPT_JSON), OPTS_ACT | OPT(OPT_JSON) |
 		OPT(OPT_NOHEAD) };
 	static const char *const names[] = { "", "-r", "--status", "--list" };
 	unsigned acts = o->given & (OPT('r') | OPT(OPT_STATUS) | OPT(OPT_LIST));

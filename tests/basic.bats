@@ -3,6 +3,8 @@
 # order, -c; creation with -m, -s and -k; a failed write loses nothing;
 # nothing is left behind; -v tells each step.
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 
 @test "operands: joined by single spaces, a newline added, as echo(1) does" {
@@ -244,12 +246,12 @@ EOF
 	expect_exit "$r" 0
 	[[ $(cat "$T/out") == talk ]]
 	grep -E "^shmread: \[$r +[0-9]+\.[0-9]{3} ms\] " "$T/rerr"
-	! grep -vE '^shmread: \[[0-9]+ +[0-9]+\.[0-9]{3} ms\] ' "$T/rerr"
+	run ! grep -vE '^shmread: \[[0-9]+ +[0-9]+\.[0-9]{3} ms\] ' "$T/rerr"
 	grep -q "shm_open /shmrw.$c: no channel yet: creating it" "$T/rerr"
 	grep -q "took the read token" "$T/rerr"
 	grep -q "sem_clockwait shmrw.$c.[0-9a-f]*.d: asleep" "$T/rerr"
 	grep -q "sem_clockwait: woken by a post" "$T/rerr"
-	grep -q "last one out, nothing queued: removing the channel" "$T/rerr"
+	grep -q "last one out, nothing queued: removing the channel" "$T/rerr" <(echo "$stderr")
 	grep -q "shm_open /shmrw.$c: opened" <<<"$stderr"
 	grep -q "published 16 bytes: head 16" <<<"$stderr"
 	grep -qE "sem_post /shmrw.$c.[0-9a-f]+.d: wakes 1" <<<"$stderr"

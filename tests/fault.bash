@@ -1,7 +1,6 @@
 # shellcheck shell=bash
-# Helpers shared by fault.bats and stress.bats (loaded after helper.bash):
-# self-checking numbered messages, a checker for what readers received,
-# and background shell functions whose pids the test owns.
+# What fault.bats and stress.bats share (loaded after helper.bash):
+# self-checking numbered messages, and a checker for what readers received.
 #
 # A message is one line `ID-SSSSSS PAYLOAD CK`: ID a writer id ([a-z]+[0-9]+),
 # SSSSSS its 6-digit sequence number (from 1), PAYLOAD 8..71 pseudo-random hex
@@ -126,16 +125,6 @@ whole_lines() {
 	fi
 }
 
-# bgfn IN OUT ERR FUNC ARGS...: run a shell function in the background like
-# bg does for binaries; its (subshell) pid goes to BGPID and onto PIDS.
-bgfn() {
-	local in=$1 out=$2 err=$3
-	shift 3
-	"$@" <"$in" >"$out" 2>"$err" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
-	BGPID=$!
-	PIDS+=("$BGPID")
-}
-
 # child_of PID PARENT: PID is alive and a child of PARENT (a pid from a
 # pidfile written by one of our loops is still that process).
 child_of() {
@@ -145,20 +134,6 @@ child_of() {
 	s=${s##*) }
 	read -r -a s <<<"$s"
 	[[ ${s[0]} != Z && ${s[0]} != X && ${s[1]} == "$2" ]]
-}
-
-# wait_until_s SECONDS CMD...: like wait_until with another limit.
-wait_until_s() {
-	local limit=$(($1 * 1000 * TMULT)) start
-	shift
-	start=$(now_ms)
-	until "$@"; do
-		if (($(now_ms) - start > limit)); then
-			echo "timed out after $((limit / 1000)) s waiting for: $*" >&2
-			return 1
-		fi
-		sleep 0.02
-	done
 }
 
 # drain NAME DIR: read NAME with `shmread -t 1 -c 1000` until it times out

@@ -12,6 +12,7 @@
 # - The segment's layout comes from tests/layout (OFF_* and the like).
 
 bats_require_minimum_version 1.5.0
+# bats 1.8's run() sets a global i: loops around it use other names.
 
 TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 BIN=${SHMBIN:-$TOP}
@@ -102,8 +103,19 @@ has_queued() { [[ $(queued_msgs "$1") == "$2" ]]; }
 has_bytes() { local b; b=$(queued_bytes "$1"); [[ -n $b && $b -gt 0 ]]; }
 has_reader() { [[ $(field "$1" readers) =~ [0-9] ]]; }
 has_writer() { [[ $(field "$1" writers) =~ [0-9] ]]; }
+# has_readers NAME N, has_writers NAME N: exactly N of them attached
+has_readers() { [[ $(field "$1" readers | wc -w) -eq $2 ]]; }
+has_writers() { [[ $(field "$1" writers | wc -w) -eq $2 ]]; }
 wait_reader() { wait_until has_reader "$1"; }
 wait_writer() { wait_until has_writer "$1"; }
+
+# json EXPR < JSON: EXPR (python, over `d`) of what a real JSON parser read
+json() { python3 -c 'import json, sys; d = json.load(sys.stdin); print('"$1"')'; }
+
+# wait_procs NAME N: until N processes are attached to NAME (the kernel
+# drops a dead one's locks a little after it can be reaped)
+has_procs() { [[ $("$SHMREAD" --status --json -n "$1" 2>/dev/null | json 'd["procs"]') == "$2" ]]; }
+wait_procs() { wait_until has_procs "$1" "$2"; }
 
 # poke NAME OFFSET FORMAT VALUE: write VALUE (perl pack FORMAT) into the
 # segment of NAME at OFFSET: a hostile or broken process's doing

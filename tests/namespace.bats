@@ -3,6 +3,8 @@
 # process in another pid or time namespace is never taken for dead, and one
 # that dies there is known dead at once.
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 
 # in_ns KIND: the unshare(1) options for a namespace of that kind
@@ -10,7 +12,7 @@ in_ns() {
 	case $1 in
 	time) echo "-T --boottime 1000 -f --kill-child" ;;
 	pid) echo "-p -f --kill-child" ;;
-	pid+proc) echo "-p -f --mount-proc --kill-child" ;;
+	pid-proc) echo "-p -f --mount-proc --kill-child" ;;
 	esac
 }
 
@@ -28,7 +30,7 @@ stream_from() {
 
 @test "a live writer in another namespace keeps its token: nobody takes it, nothing is lost, the channel stays" {
 	local c k w
-	for k in time pid pid+proc; do
+	for k in time pid pid-proc; do
 		c=$(chan "$k")
 		stream_from "$k" "$c"
 		w=$BGPID
@@ -50,7 +52,7 @@ stream_from() {
 
 @test "a writer killed in another namespace is dead at once: its token is taken over, its reader told" {
 	local c k r w
-	for k in time pid pid+proc; do
+	for k in time pid pid-proc; do
 		c=$(chan "$k")
 		stream_from "$k" "$c"
 		w=$BGPID

@@ -3,6 +3,8 @@
 # once with "channel removed".  What is not a channel, or not ours to
 # remove, is left as it is.
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 
 @test "-r from either tool removes all five objects, queued messages too" {
@@ -65,7 +67,7 @@ removed_under() {
 	wait_until has_bytes "$c"
 	bg /dev/null /dev/null "$T/err.w2" "${SHMW[@]}" -n "$c" x
 	pids+=("$BGPID")
-	wait_until test "$(field "$c" writers | wc -w)" -eq 2
+	wait_until has_writers "$c" 2
 	removed_under "$c" "${pids[@]}"
 	# readers: one waiting for a message, one for the read token
 	bg /dev/null /dev/null "$T/err.r1" "${SHMR[@]}" -n "$c"
@@ -73,7 +75,7 @@ removed_under() {
 	wait_reader "$c"
 	bg /dev/null /dev/null "$T/err.r2" "${SHMR[@]}" -n "$c"
 	pids+=("$BGPID")
-	wait_until test "$(field "$c" readers | wc -w)" -eq 2
+	wait_until has_readers "$c" 2
 	removed_under "$c" "${pids[@]}"
 	# a -w writer waiting for its message to be taken
 	bg /dev/null /dev/null "$T/err.s" "${SHMW[@]}" -w -n "$c" x

@@ -6,6 +6,8 @@
 # touched; creation is exclusive under races; a full /dev/shm leaves
 # nothing behind.
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 
 @test "a channel shared by two users: the one who may not remove it leaves it live, and it goes on working" {
@@ -155,7 +157,7 @@ release() {
 		done
 		exec 5>&-
 		[[ $(sort "$T/out.1" "$T/out.2" | tr '\n' ' ') == "m1 m2 " ]]
-		! grep -hv 'exists with capacity [0-9]*; -s ignored$' "$T"/werr.[12] "$T"/rerr.[12]
+		run ! grep -hv 'exists with capacity [0-9]*; -s ignored$' "$T"/werr.[12] "$T"/rerr.[12]
 		assert_no_objects "$c"
 	done
 }
@@ -165,6 +167,7 @@ release() {
 	need_root
 	unshare -m true 2>/dev/null || skip "cannot unshare the mount namespace"
 	for size in 4k 12k 16k; do
+		# shellcheck disable=SC2016 # for sh -c
 		runs unshare -m sh -c 'mount -t tmpfs -o size="$1" tmpfs /dev/shm &&
 			"$2" -s 4K -n full x; echo "rc=$?"; ls -A /dev/shm' sh "$size" "$SHMWRITE"
 		echo "# size $size: $output / $stderr"

@@ -2,6 +2,8 @@
 # SIGINT, SIGTERM, SIGHUP and SIGPIPE: the tool leaves the channel in order
 # and dies of the same signal (128+N); the channel goes on working.
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 
 @test "INT, TERM, HUP to a waiting reader: 130, 143, 129; the channel works after" {

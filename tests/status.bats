@@ -4,10 +4,9 @@
 # and hostile names are shown, escaped, without failing the listing.
 # Looking needs read permission only.
 
-load helper
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
 
-# json EXPR < JSON: EXPR (python, over `d`) of what a real JSON parser read
-json() { python3 -c 'import json, sys; d = json.load(sys.stdin); print('"$1"')'; }
+load helper
 
 @test "--status: every field, payload bytes, singular and plural" {
 	local c w f objs
@@ -35,7 +34,7 @@ json() { python3 -c 'import json, sys; d = json.load(sys.stdin); print('"$1"')';
 	exec 4>"$T/fifo"
 	printf 'open stream' >&4
 	wait_until has_bytes "$c"
-	[[ $(field "$c" queued) == "11 bytes, 0 messages" && $(field "$c" writers) == " $w" ]]
+	[[ $(field "$c" queued) == "11 bytes, 0 messages" && $(field "$c" writers) == "$w" ]]
 	exec 4>&-
 	expect_exit "$w" 0
 	shmr -n "$c" >/dev/null
@@ -99,7 +98,7 @@ json() { python3 -c 'import json, sys; d = json.load(sys.stdin); print('"$1"')';
 	grep -E "^$c\\\\x0aroot\\\\x200600\\\\x201M.*\\\\x1b\\[31m +$(id -un) +0644 +- +- +- +- +- +damaged$" <<<"$output"
 	grep -E "^${c}x +$(id -un) +0644 +- +- +- +- +- +damaged$" <<<"$output"
 	grep -E "^${c}y .* live$" <<<"$output"
-	! grep -q $'\e' <<<"$output"
+	[[ $output != *$'\e'* ]]
 	runs "$SHMREAD" --list --json
 	[[ $status -eq 0 ]]
 	[[ $(json "[x['damage'] for x in d if x['name'].startswith('$c') and x['state'] == 'damaged']" <<<"$output") == \

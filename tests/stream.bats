@@ -3,6 +3,8 @@
 # and the reader sees it as it comes; -t never cuts a stream short; a line
 # longer than the ring travels as a stream; memory stays bounded.
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 
 @test "100 MiB of random data through a 64K ring, and 10 MiB through a 4K one" {

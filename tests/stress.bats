@@ -3,15 +3,13 @@
 # message arrives exactly once, intact, each writer's messages in order within
 # each reader's output; concurrent streams arrive whole and unmixed.
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 load fault
 
 NW=4    # writers
 NM=2000 # messages per writer
-
-setup() {
-	T=$BATS_TEST_TMPDIR
-}
 
 # mix_writer IN NAME: send the lines of IN in blocks of 250: 240 through one
 # `shmwrite -l`, then 10 as operand messages (the words of the line as
@@ -82,7 +80,7 @@ received() {
 		expect_exit "${wp[k - 1]}" 0 120
 		[[ ! -s $T/wout.$k && ! -s $T/werr.$k ]]
 	done
-	wait_until_s 30 received
+	wait_for 30 received
 	touch "$T/stop"
 	for r in 1 2; do
 		kill -TERM "${rp[r - 1]}"
@@ -118,5 +116,31 @@ received() {
 	sha256sum "$T"/out.* | cut -d' ' -f1 | sort >"$T/out.sums"
 	[[ $(uniq "$T/in.sums" | wc -l) -eq 3 ]]
 	diff "$T/in.sums" "$T/out.sums"
+	wait_until assert_no_objects "$c"
+}
+
+@test "everyone on one CPU (taskset -c 0): a 50 MiB stream and 4 x 2000 -l messages go through intact" {
+	local c k wp=()
+	command -v taskset >/dev/null || skip "no taskset"
+	c=$(chan s)
+	head -c $((50 * 1024 * 1024)) /dev/urandom >"$T/in"
+	bg "$T/in" /dev/null "$T/werr" taskset -c 0 "${SHMW[@]}" -n "$c" -s 64K
+	taskset -c 0 "${SHMR[@]}" -n "$c" -s 64K | cmp - "$T/in"
+	expect_exit "$BGPID" 0 60
+	c=$(chan l)
+	for ((k = 1; k <= NW; k++)); do
+		gen_msgs "c$k" "$NM" "$((k * 17))" >"$T/in.$k"
+		awk -v k="$k" -v n="$NM" 'BEGIN { for (i = 1; i <= n; i++) print "c" k, i, "must" }'
+	done >"$T/expected"
+	for ((k = 1; k <= NW; k++)); do
+		bg "$T/in.$k" /dev/null "$T/werr.$k" taskset -c 0 "${SHMW[@]}" -l -n "$c" -s 16K
+		wp+=("$BGPID")
+	done
+	bg /dev/null "$T/out.1" "$T/rerr.1" taskset -c 0 "${SHMR[@]}" -n "$c" -s 16K -c $((NW * NM / 2))
+	bg /dev/null "$T/out.2" "$T/rerr.2" taskset -c 0 "${SHMR[@]}" -n "$c" -s 16K -c $((NW * NM / 2))
+	for k in "${wp[@]}" "${PIDS[@]: -2}"; do
+		expect_exit "$k" 0 120
+	done
+	check_msgs "$T/expected" 1 "$T"/out.*
 	wait_until assert_no_objects "$c"
 }

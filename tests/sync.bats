@@ -4,6 +4,8 @@
 # taking the message when the wait runs out or a signal comes, the message
 # is withdrawn: 124 (or 128+N) means "not delivered", and nobody gets it.
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 
 @test "-w returns when a reader has taken the message: operands and standard input" {

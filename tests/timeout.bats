@@ -2,6 +2,8 @@
 # -t bounds each wait for something to begin - a message, a token, room in
 # the ring, the channel - and expiry is exit 124, silent, as timeout(1).
 
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+
 load helper
 
 @test "shmread -t 0: a message if one is there, else 124 at once, silent; nothing left" {

@@ -3,7 +3,7 @@
 # usage on stderr, exit 2, nothing created; --help, -V; durations as
 # timeout(1) takes them; options that cannot apply together are refused.
 
-# shellcheck disable=SC2154 # stderr_lines, lines: set by bats' run
+# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run
 
 load helper
 
@@ -147,7 +147,7 @@ options_in() {
 		syn=$(groff -mandoc -Tascii -rLL=250n -P-cbou "$TOP/man/$p.1" |
 			awk '/^[A-Z]/ { on = ($0 == "SYNOPSIS"); next } on' | options_in)
 		use=$("$BIN/$p" --help | sed -n '/^usage:/,/^[^ u]/p' | options_in)
-		echo "$p: SYNOPSIS $(echo $syn), usage $(echo $use)"
+		echo "$p: SYNOPSIS $(tr '\n' ' ' <<<"$syn"), usage $(tr '\n' ' ' <<<"$use")"
 		[[ -n $syn && $syn == "$use" ]]
 	done
 }
