@@ -1,32 +1,29 @@
 #!/bin/sh
-# A short tour of shmwrite and shmread on the default channel.
-# Run by `make demo` from the top of the tree, after ./shmwrite and
-# ./shmread are built.  Exits 0 if everything arrived intact and nothing
-# was left behind in /dev/shm.
+# A short tour of shmwrite and shmread, run by `make demo` from the top of
+# the tree once ./shmwrite and ./shmread are built.  Exits 0 if everything
+# arrived intact and nothing was left behind in /dev/shm.
 
 set -u
 
 W=./shmwrite
 R=./shmread
-SIZE=20000000	# bytes of random data to stream
+C=demo-$$		# a channel of our own
+SIZE=20000000		# bytes of random data to stream
 
 say() { printf '%s\n' "$*"; }
 fail() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+indent() { sed 's/^/   | /' "$@"; }
 
 for b in "$W" "$R"; do
 	[ -x "$b" ] || fail "$b not found; run make first"
 done
-if "$R" --status >/dev/null 2>&1; then
-	fail "the default channel exists already (see $R --status; $R -r removes it)"
-fi
 
-tmp=
-rpid=
-wpid=
+tmp='' rpid='' wpid=''
 cleanup() {
-	if [ -n "$rpid" ]; then kill "$rpid" 2>/dev/null; fi
-	if [ -n "$wpid" ]; then kill "$wpid" 2>/dev/null; fi
-	if [ -n "$tmp" ]; then rm -rf "$tmp"; fi
+	[ -z "$rpid" ] || kill "$rpid" 2>/dev/null
+	[ -z "$wpid" ] || kill "$wpid" 2>/dev/null
+	"$R" -r -n "$C" 2>/dev/null
+	[ -z "$tmp" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 129' HUP
@@ -34,69 +31,52 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmrw-demo.XXXXXX") || exit 1
 
-# is_reader PID: does `shmread --status` list PID among the readers?
-is_reader() {
-	"$R" --status 2>/dev/null | awk -v pid="$1" '
-		$1 == "readers:" {
-			sub(/^readers:/, "")
-			n = split($0, p, /[ ,]+/)
-			for (i = 1; i <= n; i++)
-				if (p[i] == pid)
-					found = 1
-		}
-		END { exit !found }'
+# waiting PID: does --status list PID among the readers?
+waiting() {
+	"$R" --status -n "$C" 2>/dev/null | grep -q "^readers:.* $1\$"
 }
 
-say "1. Start a reader in the background: $R &"
-"$R" >"$tmp/hello" &
+say "1. A reader waits, telling each step (-v): $R -v -n $C &"
+"$R" -v -n "$C" >"$tmp/hello" 2>"$tmp/reader" &
 rpid=$!
 i=0
-until is_reader "$rpid"; do
+until waiting "$rpid"; do
 	kill -0 "$rpid" 2>/dev/null || fail "the reader exited early"
 	i=$((i + 1))
-	[ "$i" -le 100 ] || fail "the reader does not show in $R --status"
+	[ "$i" -le 200 ] || fail "the reader does not show in $R --status"
 	sleep 0.05
 done
-say "   it is waiting: $R --status lists it among the readers (pid $rpid)"
-
-say "2. Send a message: $W hello from shmwrite"
-"$W" hello from shmwrite || fail "shmwrite failed"
-wait "$rpid"
-rc=$?
+say "2. A writer sends a message, telling each step: $W -v -n $C hello"
+"$W" -v -n "$C" hello 2>"$tmp/writer" || fail "shmwrite failed"
+wait "$rpid" || fail "shmread failed"
 rpid=
-say "   the reader exited $rc after printing:"
-sed 's/^/   | /' "$tmp/hello"
-[ "$rc" -eq 0 ] || fail "shmread exited $rc"
-[ "$(cat "$tmp/hello")" = "hello from shmwrite" ] || fail "wrong message"
+say "   the writer said:"
+indent "$tmp/writer"
+say "   the reader said, and printed [$(cat "$tmp/hello")]:"
+grep -v 'no post in 100 ms' "$tmp/reader" | indent
+[ "$(cat "$tmp/hello")" = hello ] || fail "wrong message"
 
-say "3. Stream $SIZE bytes of random data, far more than the ring holds:"
-say "   $W < file &   $R > copy"
+say "3. Stream $SIZE random bytes through the 1 MiB ring: $W -n $C < file &  $R -n $C > copy"
 head -c "$SIZE" /dev/urandom >"$tmp/file" || fail "cannot make the file"
-"$W" <"$tmp/file" &
+"$W" -n "$C" <"$tmp/file" &
 wpid=$!
-"$R" >"$tmp/copy"
-rrc=$?
-wait "$wpid"
-wrc=$?
+"$R" -n "$C" >"$tmp/copy" || fail "shmread failed"
+wait "$wpid" || fail "shmwrite failed"
 wpid=
-[ "$wrc" -eq 0 ] || fail "shmwrite exited $wrc"
-[ "$rrc" -eq 0 ] || fail "shmread exited $rrc"
 sent=$(sha256sum <"$tmp/file" | cut -d ' ' -f 1)
 got=$(sha256sum <"$tmp/copy" | cut -d ' ' -f 1)
 say "   sha256 sent:     $sent"
 say "   sha256 received: $got"
-if [ "$sent" = "$got" ]; then
-	say "   match"
-else
-	say "   MISMATCH"
-	exit 1
-fi
+[ "$sent" = "$got" ] || fail "the copy differs"
 
-say "4. Both sides have left, so the channel is gone: ls /dev/shm | grep shmrw.default"
+say "4. Two messages wait in the channel, a mailbox: $R --list"
+{ "$W" -n "$C" one && "$W" -n "$C" two; } || fail "shmwrite failed"
+"$R" --list | grep -E "^(NAME|$C) " | indent
+say "   $R -c 2 -n $C prints:"
+"$R" -c 2 -n "$C" | indent
+
+say "5. The last one out removed the channel: ls /dev/shm | grep $C"
 # shellcheck disable=SC2010 # names are ours and plain; ls is what we show
-left=$(ls /dev/shm | grep -E '^(sem\.)?shmrw\.default(\.[0-9a-fA-F]{8}\.[rwds])?$')
-if [ -n "$left" ]; then
-	say "$left" | sed 's/^/   | /'
-	fail "objects left in /dev/shm"
-fi
-say "   nothing left in /dev/shm"
+left=$(ls /dev/shm | grep -F "shmrw.$C")
+[ -z "$left" ] || { say "$left" | indent; fail "objects left in /dev/shm"; }
+say "   nothing left"
