@@ -69,7 +69,12 @@ lint:
 demo: all
 	sh tests/demo.sh
 
-bench: all
+# the anchors make bench measures the tools against
+tests/anchor: tests/anchor.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/anchor.c $(LDLIBS)
+
+bench: all tests/anchor
+	@sh tests/need mbuffer:mbuffer time:time taskset:util-linux
 	bash tests/bench.sh
 
 install: all
@@ -82,7 +87,7 @@ uninstall:
 	cd $(DESTDIR)$(MANPREFIX)/man1 && rm -f shmwrite.1 shmread.1
 
 clean:
-	rm -f $(BIN) tests/layout
+	rm -f $(BIN) tests/layout tests/anchor
 	rm -rf $(SANDIR)
 
 .PHONY: all bench check check-sanitize check-valgrind clean demo install lint uninstall

@@ -24,7 +24,10 @@
  * published and ever consumed; position p lives at ring[p & (cap - 1)],
  * and head - tail bytes are queued.  A writer never lets head - tail pass
  * cap - RECSZ: the last RECSZ bytes stay free so that an ABORT record can
- * always be written (see CRASHES).
+ * always be written (see CRASHES).  The ring's pages are allocated as the
+ * writers first get to them, ALLOC_STEP at a time, with fallocate(2), and
+ * alloc says how far: a full /dev/shm is an error a writer can report,
+ * never a SIGBUS, and a channel costs only the memory it has used.
  *
  * RECORDS.  The ring holds records: an 8-byte header, then len bytes of
  * data padded to 8, so that a header never wraps (data may).  The header
@@ -51,8 +54,8 @@
  *     nothing.  A stream is written out and consumed as it comes; its
  *     number is kept in rin meanwhile.
  *
- * WHO WRITES WHAT.  Only the wtoken holder writes head, seq, wopen and the
- * ring beyond head.  Only the rtoken holder writes tail and rin.  Any
+ * WHO WRITES WHAT.  Only the wtoken holder writes head, seq, wopen, alloc
+ * and the ring beyond head.  Only the rtoken holder writes tail and rin.  Any
  * reader writes abandoned.  A writer waiting with -w changes only the
  * header word of its own SYNC record, and a reader only the header word of
  * a SYNC record it takes.  Each process writes only its own slot and its
@@ -198,6 +201,7 @@
 #define SHM_DIR		"/dev/shm/"
 #define MIN_CAP		((uint64_t)4096)
 #define MAX_CAP		((uint64_t)1 << 30)
+#define ALLOC_STEP	((uint64_t)64 * 1024)	/* the ring is allocated so */
 
 enum { ST_BUILDING, ST_LIVE, ST_DYING, ST_REMOVED };
 enum { BELL_READERS, BELL_WRITERS, BELL_DATA, BELL_SPACE, NBELL };
@@ -244,6 +248,7 @@ struct seg {
 	_Alignas(64) _Atomic uint64_t head;
 	_Atomic uint32_t seq;		/* the last message number used */
 	_Atomic uint32_t wopen;		/* the stream being written, or 0 */
+	_Atomic uint64_t alloc;		/* ring bytes allocated, from 0 */
 
 	_Alignas(64) _Atomic uint64_t tail;
 	_Atomic uint32_t rin;		/* the stream being written out */
@@ -269,6 +274,7 @@ SEG_AT(rtoken, 40);
 SEG_AT(head, 64);
 SEG_AT(seq, 72);
 SEG_AT(wopen, 76);
+SEG_AT(alloc, 80);
 SEG_AT(tail, 128);
 SEG_AT(rin, 136);
 SEG_AT(abandoned, 140);
@@ -320,6 +326,7 @@ struct ch_writer {
 	uint64_t pos;		/* end of the records we closed */
 	uint64_t head;		/* what we published */
 	uint64_t tail;		/* tail as last seen: room is at least this */
+	uint64_t alloc;		/* ring bytes allocated, as we know */
 	uint64_t msg;		/* the message being built starts here */
 	uint64_t rec;		/* the open record's header is here */
 	uint32_t len;		/* data in the open record */
@@ -362,6 +369,12 @@ struct chan {
 };
 
 /*
+ * Bytes past the end that small copies may touch: readable after what
+ * ch_send_records() is given, writable after a batch's stage.
+ */
+#define CH_SLACK	16
+
+/*
  * A reader's batch: what one writev() of the tool puts out.  Small
  * payloads are gathered in stage; cut[] says up to where the ring may be
  * consumed once that many bytes are out.
@@ -373,14 +386,19 @@ struct ch_batch {
 	struct iovec iov[2 * BATCH_REC];
 	int niov;
 	size_t bytes;
-	char stage[BATCH_STAGE];
+	char stage[BATCH_STAGE + CH_SLACK];
 	size_t staged;
 	struct ch_cut {
 		uint64_t pos;	/* consume up to here ... */
 		size_t bytes;	/* ... once this much is out */
 		int done;	/* messages completed there */
+		int run;	/* they are small one-record messages: on a
+				   write cut short, walk them one by one */
 	} cut[BATCH_REC];
 	int ncut, nrec, used;
+	uint64_t wpos;		/* how far the cut in use was walked */
+	size_t wbytes;
+	int wdone;
 	int aborted;		/* the stream we write out ends cut short */
 };
 
@@ -426,6 +444,7 @@ CH_API int ch_reserve(struct chan *, size_t min, size_t max,
 CH_API void ch_add(struct chan *, size_t n);
 CH_API int ch_write(struct chan *, const void *, size_t);
 CH_API int ch_send(struct chan *, const void *, size_t);
+CH_API size_t ch_send_records(struct chan *, const char *, size_t, int delim);
 CH_API int ch_msg_end(struct chan *);
 CH_API int ch_publish(struct chan *);
 CH_API int ch_wend(struct chan *);
@@ -850,6 +869,38 @@ slot_reap(struct chan *c, int s)
 
 /* --- bells and waiting ------------------------------------------------- */
 
+/*
+ * The semaphore of bell b, opened the first time it is needed: most
+ * processes never sleep nor post.  It must be the segment owner's and have
+ * one name, as the segment.  NULL if not, with the reason in *st.
+ */
+static sem_t *
+bell_sem(struct chan *c, int b, int *st)
+{
+	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
+	struct stat sb;
+
+	if (c->bell[b] != NULL)
+		return c->bell[b];
+	obj_path(path, sizeof(path), c->sem[b], 1);
+	if (lstat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) ||
+	    sb.st_nlink != 1 || sb.st_uid != c->uid)) {
+		*st = CH_ENOTCHAN;
+		return NULL;
+	}
+	if ((c->bell[b] = sem_open(c->sem[b], 0)) == SEM_FAILED) {
+		c->bell[b] = NULL;
+		if (errno != ENOENT)
+			*st = sys(c, "sem_open");
+		else
+			*st = atomic_load(&c->seg->state) == ST_LIVE ?
+			    CH_ENOTCHAN : CH_EREMOVED;
+		return NULL;
+	}
+	say(c, EV_NOTE, 0, "sem_open %s: opened", c->sem[b]);
+	return c->bell[b];
+}
+
 static int
 nasleep(const struct chan *c, int bell)
 {
@@ -882,11 +933,16 @@ live_sleeper(struct chan *c, int bell)
 }
 
 static void
-post(struct chan *c, int bell, int n)
+post(struct chan *c, int b, int n)
 {
-	say(c, EV_POST, (uint64_t)n, "sem_post %s: wakes %d", c->sem[bell], n);
+	sem_t *s;
+	int st;
+
+	if ((s = bell_sem(c, b, &st)) == NULL)
+		return;		/* its sleepers wake at the end of a slice */
+	say(c, EV_POST, (uint64_t)n, "sem_post %s: wakes %d", c->sem[b], n);
 	while (n-- > 0)
-		(void)sem_post(c->bell[bell]);
+		(void)sem_post(s);
 }
 
 /*
@@ -894,20 +950,21 @@ post(struct chan *c, int bell, int n)
  * is not woken yet.  Nobody asleep, no system call.
  */
 static void
-ring_bell(struct chan *c, int bell)
+ring_bell(struct chan *c, int b)
 {
-	int n, v;
+	sem_t *s;
+	int n, v, st;
 
 	atomic_thread_fence(memory_order_seq_cst);	/* [B1] */
-	if ((n = nasleep(c, bell)) == 0) {
+	if ((n = nasleep(c, b)) == 0) {
 		say(c, EV_NOPOST, 0, "nobody asleep on %s: no post",
-		    c->sem[bell] + 1);
+		    c->sem[b] + 1);
 		return;
 	}
-	if (sem_getvalue(c->bell[bell], &v) == 0 && v > 0)
+	if ((s = bell_sem(c, b, &st)) != NULL && sem_getvalue(s, &v) == 0 && v > 0)
 		n -= v;			/* woken already, not yet running */
 	if (n > 0)
-		post(c, bell, n);
+		post(c, b, n);
 }
 
 /*
@@ -922,7 +979,9 @@ spin(struct chan *c, ready_fn *ready, void *arg)
 {
 	int i, st = CH_AGAIN;
 
-	for (i = 0; i < SPIN_TRIES && st == CH_AGAIN; i++) {
+	static int tries = -1;
+	if (tries < 0) tries = getenv("SHM_SPIN") ? atoi(getenv("SHM_SPIN")) : SPIN_TRIES;
+	for (i = 0; i < tries && st == CH_AGAIN; i++) {
 		(void)sched_yield();
 		st = ready(c, arg, 0);
 	}
@@ -943,14 +1002,17 @@ doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
 	uint64_t bit = (uint64_t)1 << (c->slot % 64);
 	struct timespec ts = { (time_t)(until / 1000000000),
 		(long)(until % 1000000000) };
+	sem_t *s;
 	int st;
 
+	if ((s = bell_sem(c, bell, &st)) == NULL)
+		return st;
 	atomic_fetch_or(word, bit);
 	atomic_thread_fence(memory_order_seq_cst);	/* [B2] */
 	if ((st = ready(c, arg, 0)) == CH_AGAIN) {
 		say(c, EV_SLEEP, 0, "sem_clockwait %s: asleep, waiting for %s",
 		    c->sem[bell] + 1, what);
-		if (sem_clockwait(c->bell[bell], CLOCK_MONOTONIC, &ts) == 0) {
+		if (sem_clockwait(s, CLOCK_MONOTONIC, &ts) == 0) {
 			*how = HOW_WOKEN;
 			say(c, EV_WAKE, 0, "sem_clockwait: woken by a post");
 		} else if (errno == ETIMEDOUT) {
@@ -1214,32 +1276,6 @@ attach(struct chan *c, int role)
 	return CH_AGAIN;
 }
 
-/* The bells, checked as the segment was: the owner's, with one name. */
-static int
-bells_open(struct chan *c)
-{
-	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
-	struct stat st;
-	int i;
-
-	for (i = 0; i < NBELL; i++) {
-		obj_path(path, sizeof(path), c->sem[i], 1);
-		if (lstat(path, &st) == 0 && (!S_ISREG(st.st_mode) ||
-		    st.st_nlink != 1 || st.st_uid != c->uid))
-			return CH_ENOTCHAN;
-		if ((c->bell[i] = sem_open(c->sem[i], 0)) == SEM_FAILED) {
-			c->bell[i] = NULL;
-			if (errno != ENOENT)
-				return sys(c, "sem_open");
-			return atomic_load(&c->seg->state) == ST_LIVE ?
-			    CH_ENOTCHAN : CH_EREMOVED;
-		}
-	}
-	say(c, EV_NOTE, 0, "sem_open %s.%08x.[%s]: opened", c->shm,
-	    (unsigned)c->seg->gen, BELL_LETTERS);
-	return CH_OK;
-}
-
 static int
 seg_map(struct chan *c, uint64_t cap, int prot)
 {
@@ -1295,9 +1331,7 @@ join(struct chan *c, int role, const struct ch_make *mk)
 	if (state != ST_LIVE)
 		return settle(c);
 	ch_names(c, c->seg->gen);
-	if ((r = attach(c, role)) != CH_OK)
-		return r;
-	return bells_open(c);
+	return attach(c, role);
 }
 
 static int
@@ -1336,7 +1370,11 @@ build(struct chan *c, int role, const struct ch_make *mk)
 	    st.st_nlink == 0)
 		return CH_AGAIN;
 	c->uid = st.st_uid;
-	if ((e = posix_fallocate(c->fd, 0, (off_t)(SEG_HDRSZ + mk->cap))) != 0) {
+	c->w.alloc = mk->cap < ALLOC_STEP ? mk->cap : ALLOC_STEP;
+	if (ftruncate(c->fd, (off_t)(SEG_HDRSZ + mk->cap)) == -1)
+		r = sys(c, "cannot allocate the segment");
+	else if ((e = posix_fallocate(c->fd, 0, (off_t)(SEG_HDRSZ +
+	    c->w.alloc))) != 0) {
 		errno = e;
 		r = sys(c, "cannot allocate the segment");
 	} else if ((r = seg_map(c, mk->cap, PROT_READ | PROT_WRITE)) == CH_OK) {
@@ -1347,6 +1385,7 @@ build(struct chan *c, int role, const struct ch_make *mk)
 		c->seg->gen = gen;
 		c->seg->cap = mk->cap;
 		c->seg->flags = mk->keep ? SEG_KEEP : 0;
+		c->seg->alloc = c->w.alloc;
 		memcpy(c->seg->name, c->name, strlen(c->name) + 1);
 		ch_names(c, gen);
 		if ((r = bells_create(c, mk->mode)) == CH_OK)
@@ -1439,8 +1478,7 @@ remove_all(struct chan *c, int wake)
 
 	atomic_store(&c->seg->state, ST_REMOVED);
 	for (b = 0; wake && b < NBELL; b++)
-		if (c->bell[b] != NULL)
-			ring_bell(c, b);
+		ring_bell(c, b);
 	unlink_bells(c);
 	unlink_seg(c);
 }
@@ -1529,8 +1567,7 @@ remove_once(struct chan *c)
 	    PROT_READ | PROT_WRITE)) == CH_OK &&
 	    header_ok(c->seg, c->name, c->cap)) {
 		ch_names(c, c->seg->gen);
-		(void)bells_open(c);	/* to wake the sleepers: if we can */
-		remove_all(c, 1);
+		remove_all(c, 1);	/* waking the sleepers */
 	} else if (r == CH_OK && remains(c, &gen)) {
 		say(c, EV_NOTE, 0, "%s: what a creator that died left",
 		    c->shm);
@@ -1574,11 +1611,45 @@ w_end(const struct chan *c)
 	    c->w.len;
 }
 
-/* Room for more data, as far as the tail we last saw tells: RECSZ kept. */
+/*
+ * How far we may write: a ring's length past the tail we last saw, RECSZ
+ * kept, and no further than what is allocated, RECSZ kept there too.
+ */
+static uint64_t
+w_lim(const struct chan *c)
+{
+	uint64_t lim = c->w.tail + c->cap - RECSZ;
+
+	if (c->w.alloc < c->cap && c->w.alloc - RECSZ < lim)
+		lim = c->w.alloc < RECSZ ? 0 : c->w.alloc - RECSZ;
+	return lim;
+}
+
+/* Room for more data, as far as we know. */
 static int64_t
 w_room(const struct chan *c)
 {
-	return (int64_t)(c->w.tail + c->cap - RECSZ - w_end(c));
+	return (int64_t)(w_lim(c) - w_end(c));
+}
+
+/* Allocate ALLOC_STEP more of the ring (see THE SEGMENT). */
+static int
+grow(struct chan *c)
+{
+	uint64_t to = c->w.alloc + ALLOC_STEP < c->cap ? c->w.alloc +
+	    ALLOC_STEP : c->cap;
+	int e;
+
+	if ((e = posix_fallocate(c->fd, (off_t)(SEG_HDRSZ + c->w.alloc),
+	    (off_t)(to - c->w.alloc))) != 0) {
+		errno = e;
+		return sys(c, "cannot allocate the segment");
+	}
+	say(c, EV_NOTE, 0, "fallocate: %llu more bytes of the ring",
+	    (unsigned long long)(to - c->w.alloc));
+	c->w.alloc = to;
+	atomic_store_explicit(&c->seg->alloc, to, memory_order_relaxed);
+	return CH_OK;
 }
 
 /* Look at tail again [W2]: the bytes below it are the reader's no more. */
@@ -1668,6 +1739,8 @@ make_room(struct chan *c, size_t min)
 
 	if ((st = see_tail(c)) != CH_OK || w_room(c) >= (int64_t)min)
 		return st;
+	if (w->alloc < c->cap && w_end(c) + min + RECSZ > w->alloc)
+		return grow(c);
 	if (!w->stream && w->msg != NONE &&
 	    w_end(c) + min - w->msg > c->cap - RECSZ) {
 		say(c, EV_NOTE, 0, "message %u is larger than the ring: "
@@ -1812,6 +1885,77 @@ ch_send(struct chan *c, const void *p, size_t n)
 	return ch_msg_end(c);
 }
 
+/* The first delim in [p, end), or NULL: a word at a time, reading past end. */
+static const char *
+find_byte(const char *p, const char *end, int delim)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ULL, pat = ones * (uint8_t)delim;
+	uint64_t v;
+
+	for (; p < end; p += 8) {
+		memcpy(&v, p, 8);
+		v ^= pat;		/* the byte sought becomes 0 */
+		if ((v = (v - ones) & ~v & ones << 7) != 0) {
+			p += __builtin_ctzll(v) >> 3;	/* the first 0 */
+			return p < end ? p : NULL;
+		}
+	}
+	return NULL;
+#else
+	return memchr(p, delim, (size_t)(end - p));
+#endif
+}
+
+/*
+ * The fast path of -l and -z: of [p, p + n), the records that end in delim
+ * become messages of one record each, as many as the room we know of
+ * holds, in one go.  CH_SLACK bytes after p + n must be readable.  Returns
+ * the bytes taken; the rest is for ch_send() and ch_write(), which wait
+ * for room and wrap around the ring.
+ */
+static size_t
+ch_send_records(struct chan *c, const char *p, size_t n, int delim)
+{
+	struct ch_writer *w = &c->w;
+	uint64_t lim = w_lim(c), wrap = (w->pos | (c->cap - 1)) + 1;
+	unsigned char *at = c->ring + (w->pos & (c->cap - 1)), *start = at;
+	unsigned char *stop = at + ((lim < wrap ? lim : wrap) - w->pos), *last = at;
+	uint64_t hdr = 0;
+	uint32_t seq = atomic_load_explicit(&c->seg->seq, memory_order_relaxed);
+	const char *q = p, *end = p + n, *nl;
+	size_t len, sz;
+
+	if (w->msg != NONE || w->rec != NONE || w->pos > lim)
+		return 0;
+	/* records end by stop: before the room we know of, and the wrap */
+	while ((nl = find_byte(q, end, delim)) != NULL) {
+		len = (size_t)(nl + 1 - q);
+		sz = RECSZ + REC_PAD(len);
+		if (sz > (size_t)(stop - at))
+			break;
+		seq = seq == UINT32_MAX ? 1 : seq + 1;	/* never 0 */
+		hdr = REC_HDR(seq, REC_FIRST | REC_LAST, len);
+		atomic_store_explicit((_Atomic uint64_t *)(void *)at, hdr,
+		    memory_order_relaxed);
+		if (len <= CH_SLACK && RECSZ + CH_SLACK <= (size_t)(stop - at))
+			memcpy(at + RECSZ, q, CH_SLACK);  /* into free room */
+		else
+			memcpy(at + RECSZ, q, len);
+		last = at;
+		at += sz;
+		q = nl + 1;
+	}
+	if (q != p) {
+		atomic_store_explicit(&c->seg->seq, seq, memory_order_relaxed);
+		w->seq = seq;
+		w->first_pos = w->pos + (uint64_t)(last - start);
+		w->first_hdr = hdr;
+		w->pos = w->end = w->pos + (uint64_t)(at - start);
+	}
+	return (size_t)(q - p);
+}
+
 /*
  * Publish what is ready [W1]: every whole message, and all of a stream.
  * A stream's writer looks at its reader each time, and whether it still
@@ -1861,6 +2005,7 @@ ch_wbegin(struct chan *c)
 		return st;
 	w->holding = 1;
 	w->pos = w->head = atomic_load(&c->seg->head);
+	w->alloc = atomic_load_explicit(&c->seg->alloc, memory_order_relaxed);
 	w->msg = w->rec = NONE;
 	w->stream = 0;
 	w->flags = 0;
@@ -1993,24 +2138,32 @@ data_ready(struct chan *c, void *arg, int how)
 	return CH_EWRITER;
 }
 
-/* Payloads: small ones are gathered in stage, the others go as they are. */
+/* len more bytes are in the stage, after what was staged: out they go. */
 static void
-b_add(struct ch_batch *b, const void *p, size_t len)
+b_staged(struct ch_batch *b, size_t len)
 {
 	char *to = b->stage + b->staged;
 	struct iovec *last = b->niov > 0 ? &b->iov[b->niov - 1] : NULL;
 
 	b->bytes += len;
-	if (len > BATCH_SMALL || b->staged + len > BATCH_STAGE) {
-		b->iov[b->niov++] = (struct iovec){ (void *)(uintptr_t)p, len };
-		return;
-	}
-	memcpy(to, p, len);
 	b->staged += len;
 	if (last != NULL && (char *)last->iov_base + last->iov_len == to)
 		last->iov_len += len;
 	else
 		b->iov[b->niov++] = (struct iovec){ to, len };
+}
+
+/* Payloads: small ones are gathered in stage, the others go as they are. */
+static void
+b_add(struct ch_batch *b, const void *p, size_t len)
+{
+	if (len > BATCH_SMALL || b->staged + len > BATCH_STAGE) {
+		b->bytes += len;
+		b->iov[b->niov++] = (struct iovec){ (void *)(uintptr_t)p, len };
+		return;
+	}
+	memcpy(b->stage + b->staged, p, len);
+	b_staged(b, len);
 }
 
 static void
@@ -2030,11 +2183,11 @@ b_cut(struct ch_batch *b, uint64_t pos, int done)
 {
 	struct ch_cut *last = b->ncut > 0 ? &b->cut[b->ncut - 1] : NULL;
 
-	if (last != NULL && last->bytes == b->bytes) {
+	if (last != NULL && last->bytes == b->bytes && !last->run) {
 		last->pos = pos;
 		last->done += done;
 	} else
-		b->cut[b->ncut++] = (struct ch_cut){ pos, b->bytes, done };
+		b->cut[b->ncut++] = (struct ch_cut){ pos, b->bytes, done, 0 };
 }
 
 /*
@@ -2161,19 +2314,73 @@ take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	return in_stream(c, b, pos, *sz, r, done);
 }
 
+/*
+ * The common case, in a tight loop: messages of one small record, one
+ * after the other, copied to the stage (a little more is copied when
+ * that is quicker: only bytes below head are read).  Returns where it
+ * stopped.
+ */
+static uint64_t
+take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
+    long want, long *done)
+{
+	uint32_t rin = atomic_load_explicit(&c->seg->rin, memory_order_relaxed);
+	uint64_t wrap = (pos | (c->cap - 1)) + 1, hdr;
+	const unsigned char *at = c->ring + (pos & (c->cap - 1)), *from = at;
+	const unsigned char *stop = at + ((head < wrap ? head : wrap) - pos);
+	char *start = b->stage + b->staged, *to = start;
+	char *full = b->stage + BATCH_STAGE;
+	long n = want - *done, k;
+	size_t len, sz;
+
+	for (k = 0; k < n; k++) {
+		if (at == stop)
+			break;
+		hdr = atomic_load_explicit((const _Atomic uint64_t *)(const
+		    void *)at, memory_order_relaxed);
+		len = (uint32_t)hdr & REC_LENMAX;
+		sz = RECSZ + REC_PAD(len);
+		if (((uint32_t)hdr & ~REC_LENMAX) != (REC_FIRST | REC_LAST) ||
+		    (hdr >> 32) == 0 || (hdr >> 32) == rin || len > BATCH_SMALL ||
+		    sz > (size_t)(stop - at) || len > (size_t)(full - to))
+			break;
+		if (len <= CH_SLACK && RECSZ + CH_SLACK <= (size_t)(stop - at))
+			memcpy(to, at + RECSZ, CH_SLACK);
+		else
+			memcpy(to, at + RECSZ, len);
+		to += len;
+		at += sz;
+	}
+	if (k == 0)
+		return pos;
+	*done += k;
+	b_staged(b, (size_t)(to - start));
+	b->cut[b->ncut++] = (struct ch_cut){ pos + (uint64_t)(at - from),
+	    b->bytes, (int)k, 1 };
+	return pos + (uint64_t)(at - from);
+}
+
 /* Fill the batch with what is queued at tail, want messages at most. */
 static int
 fill(struct chan *c, struct ch_batch *b, long want)
 {
-	uint64_t tail, head, pos, sz;
+	uint64_t tail, head, pos, sz, next;
 	long done = 0;
 	struct rec r;
 	int st = CH_OK;
 
 	if ((st = r_span(c, &tail, &head)) != CH_OK)
 		return st;
+	b->wpos = tail;
 	for (pos = tail; st == CH_OK && pos != head && b->nrec < BATCH_REC &&
 	    b->ncut < BATCH_REC && done < want; pos += sz) {
+		if (c->r.cur == 0 &&
+		    (next = take_small(c, b, pos, head, want, &done)) != pos) {
+			sz = next - pos;
+			if (b->staged + BATCH_SMALL > BATCH_STAGE)
+				break;		/* the stage is full: write out */
+			continue;
+		}
 		if ((sz = rec_get(c, pos, head, &r)) == 0)
 			return corrupt(c);
 		if (c->r.cur != 0) {
@@ -2203,8 +2410,8 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 	struct ch_reader *rd = &c->r;
 	int over, st;
 
-	b->niov = b->ncut = b->nrec = b->used = b->aborted = 0;
-	b->bytes = b->staged = 0;
+	b->niov = b->ncut = b->nrec = b->used = b->aborted = b->wdone = 0;
+	b->bytes = b->staged = b->wbytes = 0;
 	if (rd->holding && rd->cur == 0 && nasleep(c, BELL_READERS) > 0) {
 		rd->holding = 0;
 		token_give(c, BELL_READERS);
@@ -2225,6 +2432,28 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 }
 
 /*
+ * Of a run of small messages that a write cut short, those wholly out: walk
+ * their headers, still in the ring, from where the walk stopped.
+ */
+static void
+walk_run(struct chan *c, struct ch_batch *b, const struct ch_cut *k,
+    size_t out, long *done)
+{
+	size_t len;
+
+	while (b->wdone < k->done) {
+		len = (uint32_t)atomic_load_explicit(rec_word(c, b->wpos),
+		    memory_order_relaxed) & REC_LENMAX;
+		if (b->wbytes + len > out)
+			break;
+		b->wpos += RECSZ + REC_PAD(len);
+		b->wbytes += len;
+		b->wdone++;
+		++*done;
+	}
+}
+
+/*
  * out bytes of the batch are written out: consume the ring up to there
  * [R2], and count the messages completed in *done.  CH_EWRITER once a
  * stream that was cut short has gone out as far as it came.
@@ -2232,16 +2461,26 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 static int
 ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 {
-	int i;
+	uint64_t from = b->wpos;
+	struct ch_cut *k;
 
-	for (i = b->used; i < b->ncut && b->cut[i].bytes <= out; i++)
-		*done += b->cut[i].done;
-	if (i > b->used) {
-		atomic_store_explicit(&c->seg->tail, b->cut[i - 1].pos,
+	for (; b->used < b->ncut; b->used++) {
+		k = &b->cut[b->used];
+		if (k->bytes > out) {
+			if (k->run)
+				walk_run(c, b, k, out, done);
+			break;
+		}
+		*done += k->done - b->wdone;
+		b->wpos = k->pos;
+		b->wbytes = k->bytes;
+		b->wdone = 0;
+	}
+	if (b->wpos != from) {
+		atomic_store_explicit(&c->seg->tail, b->wpos,
 		    memory_order_release);		/* [R2] */
 		say(c, EV_CONSUME, out, "wrote out %zu bytes: tail %llu", out,
-		    (unsigned long long)b->cut[i - 1].pos);
-		b->used = i;
+		    (unsigned long long)b->wpos);
 		ring_bell(c, BELL_SPACE);
 	}
 	return b->aborted && b->used == b->ncut ? CH_EWRITER : CH_OK;

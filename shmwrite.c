@@ -122,8 +122,8 @@ send_stream(int sync)
 static void
 send_records(int delim)
 {
-	static char buf[INBUF];
-	struct iovec iov = { buf, sizeof(buf) };
+	static char buf[INBUF + CH_SLACK];
+	struct iovec iov = { buf, INBUF };
 	size_t n, len;
 	char *p, *end;
 	int open = 0;
@@ -131,6 +131,9 @@ send_records(int delim)
 	while ((n = input(&iov, 1)) > 0) {
 		check(ch_wbegin(&ch));
 		for (p = buf; p < buf + n; p = end) {
+			if (!open && (p += ch_send_records(&ch, p,
+			    (size_t)(buf + n - p), delim)) == buf + n)
+				break;
 			if ((end = memchr(p, delim, (size_t)(buf + n - p))) == NULL)
 				end = buf + n;
 			else

@@ -16,7 +16,7 @@ setup() {
 	NV=0
 	VPIDS=()
 	export OFF_magic OFF_version OFF_gen OFF_cap OFF_flags OFF_state \
-		OFF_wtoken OFF_rtoken OFF_head OFF_seq OFF_wopen OFF_tail OFF_rin \
+		OFF_wtoken OFF_rtoken OFF_head OFF_seq OFF_wopen OFF_alloc OFF_tail OFF_rin \
 		OFF_abandoned OFF_asleep OFF_name OFF_slot SLOT_SIZE NSLOT HDRSZ \
 		REC_FIRST REC_LAST REC_ABORT REC_SYNC REC_TAKEN REC_LENMAX
 }
@@ -59,7 +59,7 @@ my @odd = (0, 1, 7, 8, 15, 16, 4095, 4096, 8184, 8192, 8200, 12288, 0x7fffffff,
     0x80000000, 0xffffffff, 1 << 32, 1 << 63, ~0, ~0 - 7, ~0 - 15);
 sub val { rand() < 0.6 ? $odd[int(rand(@odd))] : r64() }
 my @f32 = qw(version gen flags state seq wopen rin abandoned);
-my @f64 = qw(cap wtoken rtoken head tail);
+my @f64 = qw(cap wtoken rtoken head tail alloc);
 if ($kind eq "hdrbytes") {
 	put(int(rand($e{OFF_slot} + 64)), chr(int(rand(256)))) for 0 .. int(rand(8));
 } elsif ($kind eq "hdrfield") {

@@ -20,6 +20,7 @@ main(void)
 	FIELD(head);
 	FIELD(seq);
 	FIELD(wopen);
+	FIELD(alloc);
 	FIELD(tail);
 	FIELD(rin);
 	FIELD(abandoned);

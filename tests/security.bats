@@ -174,4 +174,21 @@ release() {
 		[[ ${lines[0]} == rc=1 && ${#lines[@]} -eq 1 ]]
 		[[ $stderr == "shmwrite: full: "*"No space left on device" ]]
 	done
+	# room for the channel, not for all that a stream puts in its ring
+	# shellcheck disable=SC2016 # for sh -c
+	runs unshare -m sh -c 'mount -t tmpfs -o size=200k tmpfs /dev/shm &&
+		head -c 1000000 /dev/zero | "$1" -s 1M -n full; echo "rc=$?"; ls -A /dev/shm' sh "$SHMWRITE"
+	[[ ${lines[0]} == rc=1 && ${#lines[@]} -eq 1 ]]
+	[[ $stderr == "shmwrite: full: cannot allocate the segment: No space left on device" ]]
+}
+
+@test "a channel takes only the memory it has used: a 1G one holding a line is a few pages" {
+	local c
+	c=$(chan)
+	shmw -s 1G -n "$c" small
+	(($(stat -c '%b * %B' "/dev/shm/shmrw.$c") < 1024 * 1024))
+	[[ $(field "$c" capacity) == 1073741824 ]]
+	runs shmr -n "$c"
+	expect 0 small ""
+	assert_no_objects "$c"
 }
