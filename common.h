@@ -979,9 +979,7 @@ spin(struct chan *c, ready_fn *ready, void *arg)
 {
 	int i, st = CH_AGAIN;
 
-	static int tries = -1;
-	if (tries < 0) tries = getenv("SHM_SPIN") ? atoi(getenv("SHM_SPIN")) : SPIN_TRIES;
-	for (i = 0; i < tries && st == CH_AGAIN; i++) {
+	for (i = 0; i < SPIN_TRIES && st == CH_AGAIN; i++) {
 		(void)sched_yield();
 		st = ready(c, arg, 0);
 	}
