@@ -131,7 +131,8 @@
  * number of the stream being written out, abandoned the number of a
  * stream that its reader gave up.  A writer sets wopen before it publishes
  * a stream's first record and clears it after the last.  A reader sets rin
- * when it begins a stream and clears it at its end.  A stream's writer
+ * when it begins a stream and clears it once the stream's end is written
+ * out: until then, if the reader dies, the stream was not all delivered.  A stream's writer
  * stops ("reader went away", as EPIPE would) when abandoned names its
  * stream, or when rin names it and the rtoken holder died.
  *
@@ -373,6 +374,9 @@ struct chan {
  * ch_send_records() is given, writable after a batch's stage.
  */
 #define CH_SLACK	16
+#define CUT_RUN		1	/* the messages are small, of one record: on a
+				   write cut short, walk them one by one */
+#define CUT_END		2	/* the stream being written out ends there */
 
 /*
  * A reader's batch: what one writev() of the tool puts out.  Small
@@ -392,8 +396,7 @@ struct ch_batch {
 		uint64_t pos;	/* consume up to here ... */
 		size_t bytes;	/* ... once this much is out */
 		int done;	/* messages completed there */
-		int run;	/* they are small one-record messages: on a
-				   write cut short, walk them one by one */
+		int how;	/* CUT_RUN, CUT_END */
 	} cut[BATCH_REC];
 	int ncut, nrec, used;
 	uint64_t wpos;		/* how far the cut in use was walked */
@@ -1332,24 +1335,38 @@ join(struct chan *c, int role, const struct ch_make *mk)
 	return attach(c, role);
 }
 
+/*
+ * Create the bells, exclusively, with exactly mode.  The files are made
+ * here, as sem_open(3) would make them but under their own names: glibc's
+ * sem_open(O_CREAT) builds each under a temporary name first, which a
+ * creator killed at the wrong moment would leave in /dev/shm for good.
+ * What a killed creator leaves here bears the channel's name, and goes
+ * with its remains (see CRASHES).  They are opened when first needed.
+ */
 static int
 bells_create(struct chan *c, mode_t mode)
 {
-	mode_t mask = umask(0);		/* the mode, exactly */
-	int i, st = CH_OK;
+	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
+	sem_t sem;
+	int i, fd;
 
-	for (i = 0; i < NBELL && st == CH_OK; i++) {
-		c->bell[i] = sem_open(c->sem[i], O_CREAT | O_EXCL, mode, 0);
-		if (c->bell[i] == SEM_FAILED) {
-			c->bell[i] = NULL;
-			st = sys(c, "sem_open");
+	if (sem_init(&sem, 1, 0) == -1)
+		return sys(c, "sem_init");
+	for (i = 0; i < NBELL; i++) {
+		obj_path(path, sizeof(path), c->sem[i], 1);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, mode);
+		if (fd == -1 || write(fd, &sem, sizeof(sem)) != sizeof(sem) ||
+		    fchmod(fd, mode) == -1) {
+			if (fd != -1)
+				(void)close(fd);
+			return sys(c, "sem_open");
 		}
+		(void)close(fd);
 	}
-	(void)umask(mask);
-	if (st == CH_OK)
-		say(c, EV_NOTE, 0, "sem_open %s.%08x.[%s]: created", c->shm,
-		    (unsigned)c->seg->gen, BELL_LETTERS);
-	return st;
+	say(c, EV_NOTE, 0, "created the semaphores %s.%08x.[%s], mode %04o",
+	    c->shm, (unsigned)c->seg->gen, BELL_LETTERS, (unsigned)mode);
+	return CH_OK;
 }
 
 /*
@@ -1526,8 +1543,10 @@ ch_close(struct chan *c)
 			token_give(c, BELL_WRITERS);
 		}
 		if (c->r.holding) {
-			if (c->r.cur != 0)	/* tell its writer to stop */
-				atomic_store(&c->seg->abandoned, c->r.cur);
+			uint32_t open = atomic_load(&c->seg->rin);
+
+			if (open != 0)	/* not all out: tell its writer */
+				atomic_store(&c->seg->abandoned, open);
 			c->r.holding = 0;
 			token_give(c, BELL_READERS);
 		}
@@ -1663,13 +1682,16 @@ see_tail(struct chan *c)
 	return CH_OK;
 }
 
-/* A stream's writer stops when its reader went away (see STREAMS). */
+/*
+ * A stream's writer stops when its reader went away (see STREAMS); so does
+ * a -w writer whose stream (sync) its reader gave up.
+ */
 static int
-reader_there(struct chan *c, int late)
+reader_there(struct chan *c, int late, int sync)
 {
 	uint32_t seq = c->w.seq;
 
-	if (!c->w.stream)
+	if (!c->w.stream && !sync)
 		return CH_OK;
 	if (atomic_load(&c->seg->abandoned) == seq ||
 	    (late && atomic_load(&c->seg->rin) == seq &&
@@ -1715,7 +1737,7 @@ space_ready(struct chan *c, void *arg, int how)
 	int64_t min = (int64_t)*(size_t *)arg;
 	int st;
 
-	if ((st = reader_there(c, how & HOW_LATE)) != CH_OK)
+	if ((st = reader_there(c, how & HOW_LATE, 0)) != CH_OK)
 		return st;
 	if (w_room(c) >= min)
 		return CH_OK;
@@ -1981,9 +2003,9 @@ ch_publish(struct chan *c)
 	if (!w->stream)
 		return CH_OK;
 	if ((now = clock_ns()) - w->looked < LATE_NS)
-		return reader_there(c, 0);
+		return reader_there(c, 0, 0);
 	w->looked = now;
-	return reader_there(c, 1);
+	return reader_there(c, 1, 0);
 }
 
 /*
@@ -2057,11 +2079,15 @@ ch_wend(struct chan *c)
 	return st;
 }
 
+/* Taken: consumed past its end, unless it was a stream its reader left. */
 static int
 taken_ready(struct chan *c, void *arg, int how)
 {
+	int st = reader_there(c, how & HOW_LATE, 1);
+
 	(void)arg;
-	(void)how;
+	if (st != CH_OK)
+		return st;
 	return (int64_t)(atomic_load_explicit(&c->seg->tail,
 	    memory_order_acquire) - c->w.end) >= 0 ? CH_OK : CH_AGAIN;
 }
@@ -2181,11 +2207,18 @@ b_cut(struct ch_batch *b, uint64_t pos, int done)
 {
 	struct ch_cut *last = b->ncut > 0 ? &b->cut[b->ncut - 1] : NULL;
 
-	if (last != NULL && last->bytes == b->bytes && !last->run) {
+	if (last != NULL && last->bytes == b->bytes && last->how == 0) {
 		last->pos = pos;
 		last->done += done;
 	} else
 		b->cut[b->ncut++] = (struct ch_cut){ pos, b->bytes, done, 0 };
+}
+
+/* The stream being written out ends at pos: rin is cleared when it is out. */
+static void
+b_cut_end(struct ch_batch *b, uint64_t pos, int done)
+{
+	b->cut[b->ncut++] = (struct ch_cut){ pos, b->bytes, done, CUT_END };
 }
 
 /*
@@ -2246,19 +2279,18 @@ in_stream(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t sz,
 	if (r->seq != c->r.cur)
 		return corrupt(c);
 	if (r->flags & REC_ABORT) {
-		atomic_store(&c->seg->rin, 0);
-		b_cut(b, pos + sz, 0);
+		b_cut_end(b, pos + sz, 0);
 		b->aborted = 1;
 		c->r.cur = 0;
 		return CH_AGAIN;
 	}
 	b_rec(c, b, pos, r);
-	b_cut(b, pos + sz, (r->flags & REC_LAST) != 0);
 	if (r->flags & REC_LAST) {
-		atomic_store(&c->seg->rin, 0);
+		b_cut_end(b, pos + sz, 1);
 		c->r.cur = 0;
 		++*done;
-	}
+	} else
+		b_cut(b, pos + sz, 0);
 	return CH_OK;
 }
 
@@ -2354,7 +2386,7 @@ take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	*done += k;
 	b_staged(b, (size_t)(to - start));
 	b->cut[b->ncut++] = (struct ch_cut){ pos + (uint64_t)(at - from),
-	    b->bytes, (int)k, 1 };
+	    b->bytes, (int)k, CUT_RUN };
 	return pos + (uint64_t)(at - from);
 }
 
@@ -2388,8 +2420,9 @@ fill(struct chan *c, struct ch_batch *b, long want)
 			/* the remains of a stream whose reader left */
 			atomic_store(&c->seg->abandoned, r.seq);
 			if (r.flags & REC_LAST)
-				atomic_store(&c->seg->rin, 0);
-			b_cut(b, pos + sz, 0);
+				b_cut_end(b, pos + sz, 0);
+			else
+				b_cut(b, pos + sz, 0);
 		} else
 			st = take_msg(c, b, pos, head, &r, &sz, &done);
 	}
@@ -2465,7 +2498,7 @@ ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 	for (; b->used < b->ncut; b->used++) {
 		k = &b->cut[b->used];
 		if (k->bytes > out) {
-			if (k->run)
+			if (k->how & CUT_RUN)
 				walk_run(c, b, k, out, done);
 			break;
 		}
@@ -2473,6 +2506,8 @@ ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 		b->wpos = k->pos;
 		b->wbytes = k->bytes;
 		b->wdone = 0;
+		if (k->how & CUT_END)	/* out to its end: see STREAMS */
+			atomic_store(&c->seg->rin, 0);
 	}
 	if (b->wpos != from) {
 		atomic_store_explicit(&c->seg->tail, b->wpos,

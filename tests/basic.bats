@@ -275,3 +275,14 @@ EOF
 	fi
 	assert_no_objects "$c"
 }
+
+@test "a message written into a pipe counts as delivered: shmread -c 10 | head -n 3 takes all ten" {
+	local c k
+	c=$(chan)
+	for ((k = 1; k <= 10; k++)); do
+		shmw -n "$c" "m$k"
+	done
+	runs bash -c '"$@" | head -n 3' bash "${SHMR[@]}" -c 10 -n "$c"
+	expect 0 $'m1\nm2\nm3' ""
+	assert_no_objects "$c"	# nothing left queued: gone
+}

@@ -120,7 +120,7 @@ head -c "$SIZE" /dev/urandom >"$DATA" || die "no data"
 ours_bulk() { "${P0[@]}" "$W" -n "$C" "$@" <"$DATA" & "${P1[@]}" "$R" -n "$C" "$@" >/dev/null; local r=$?; wait $! && ((r == 0)); }
 copy_bulk() { "${P0[@]}" cat "$DATA" >/dev/null; }
 pipe_bulk() { "${P0[@]}" cat "$DATA" | "${P1[@]}" cat >/dev/null; }
-mbuffer_bulk() { "${PM[@]}" mbuffer -q -m 1M -i "$DATA" -o /dev/null; }
+mbuffer_bulk() { "${PM[@]}" mbuffer -q -m 1M <"$DATA" >/dev/null; }
 lockstep_bulk() { "${P0[@]}" "$A" lockstep-write "/$C.ls" <"$DATA" & "${P1[@]}" "$A" lockstep-read "/$C.ls" >/dev/null; local r=$?; wait $! && ((r == 0)); }
 
 # --- lines ---------------------------------------------------------------
@@ -165,11 +165,12 @@ check() {
 	seq "$LINES" >"$tmp/lines"
 	same "$DATA" ours_bulk_out || die "ours: bulk output differs"
 	same "$DATA" lockstep_out || die "lock-step pair: output differs"
-	same "$DATA" mbuffer -q -m 1M -i "$DATA" -o - || die "mbuffer: output differs"
+	same "$DATA" mbuffer_out || die "mbuffer: output differs"
 	same "$tmp/lines" ours_lines_out || die "ours: lines differ"
 	same "$tmp/lines" mq_lines_out || die "POSIX mq: lines differ"
 	[[ -z $(find /dev/shm -name "*$C*") ]] || die "left in /dev/shm: $(find /dev/shm -name "*$C*")"
 }
+mbuffer_out() { mbuffer -q -m 1M <"$DATA"; }
 ours_bulk_out() { "$W" -n "$C" <"$DATA" & "$R" -n "$C"; local r=$?; wait $! && ((r == 0)); }
 lockstep_out() { "$A" lockstep-write "/$C.ls" <"$DATA" & "$A" lockstep-read "/$C.ls"; local r=$?; wait $! && ((r == 0)); }
 ours_lines_out() { seq "$LINES" | "$W" -l -n "$C" & "$R" -c "$LINES" -n "$C"; local r=$?; wait $! && ((r == 0)); }

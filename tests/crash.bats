@@ -164,7 +164,7 @@ next_intact() {
 	next_intact "$c"
 }
 
-@test "a creator killed inside or just after posix_fallocate: the next process rebuilds the channel at once" {
+@test "a creator killed while it sizes and allocates the segment: the next process rebuilds the channel at once" {
 	local c d n
 	c=$(chan)
 	runs bash -c 'ulimit -f 1000; exec "$@"' bash "$SHMWRITE" -n "$c" hello

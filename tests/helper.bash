@@ -278,16 +278,16 @@ repeat() {
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 need_root() { [[ $(id -u) == 0 ]] || skip "needs root (to be another user)"; }
 
-# hold NAME OFFSET: start a process that holds the lock on byte OFFSET of
-# the segment of NAME, as a live creator, remover or attached process
-# does; its pid goes to HOLDER.  Ending it frees the lock.
+# hold NAME OFFSET [COUNT]: start a process that holds the lock on COUNT
+# (1) bytes from OFFSET of the segment of NAME, as a live creator, remover
+# or attached process does; its pid goes to HOLDER.  Ending it frees them.
 hold() {
 	rm -f "$T/held"
 	python3 -c 'import fcntl, os, struct, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR)
-fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhxxxxqqixxxx", fcntl.F_WRLCK, 0, int(sys.argv[2]), 1, 0))
-open(sys.argv[3], "w").close()
-time.sleep(3600)' "/dev/shm/shmrw.$1" "$2" "$T/held" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhxxxxqqixxxx", fcntl.F_WRLCK, 0, int(sys.argv[2]), int(sys.argv[3]), 0))
+open(sys.argv[4], "w").close()
+time.sleep(3600)' "/dev/shm/shmrw.$1" "$2" "${3:-1}" "$T/held" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	HOLDER=$!
 	PIDS+=("$HOLDER")
 	wait_until test -e "$T/held"

@@ -192,3 +192,19 @@ release() {
 	expect 0 small ""
 	assert_no_objects "$c"
 }
+
+@test "256 processes attached at most: one more is told so, and nothing else changes" {
+	local c
+	c=$(chan)
+	shmw -k -n "$c" queued
+	hold "$c" "$LK_SLOT" "$NSLOT"
+	runs shmr -t 0 -n "$c"
+	expect 1 "" "shmread: $c: too many processes attached (256)"
+	runs shmw -t 0 -n "$c" x
+	expect 1 "" "shmwrite: $c: too many processes attached (256)"
+	kill_wait KILL "$HOLDER" 137
+	wait_procs "$c" 0
+	runs shmr -t 0 -n "$c"
+	expect 0 queued ""
+	shmr -r -n "$c"
+}

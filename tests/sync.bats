@@ -98,3 +98,54 @@ load helper
 	expect 124 "" ""
 	assert_no_objects "$c"
 }
+
+# taken_then_killed IN MESSAGE...: a reader takes the message of a -w
+# writer (IN, or the operands), then is killed while it writes it out
+taken_then_killed() {
+	local in=$1
+	shift
+	mkfifo "$T/fifo"
+	exec 4<>"$T/fifo"
+	bg /dev/null "$T/fifo" /dev/null "${SHMR[@]}" -n "$c"
+	r=$BGPID
+	wait_reader "$c"
+	bg "$in" /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c" "$@"
+	w=$BGPID
+	wait_until file_has "$T/werr" "a reader has begun taking it"
+	kill_wait KILL "$r" 137
+	exec 4>&-
+}
+
+@test "-w: a reader killed while writing a message out leaves it queued; the next one delivers it, -w returns 0" {
+	local c w r m
+	c=$(chan)
+	m=$(head -c 100000 /dev/zero | tr '\0' x)
+	taken_then_killed /dev/null "$m"
+	runs shmr -t 1 -n "$c"
+	expect 0 "$m" ""
+	expect_exit "$w" 0
+	assert_no_objects "$c"
+}
+
+@test "-w: a reader killed while writing a stream out drops the rest; -w exits 1, reader went away" {
+	local c w r
+	c=$(chan)
+	head -c 200000 /dev/urandom >"$T/in"
+	taken_then_killed "$T/in"
+	expect_exit "$w" 1 3
+	[[ $(grep -v '\] ' "$T/werr") == "shmwrite: $c: reader went away" ]]
+	runs shmr -t 0 -n "$c"
+	expect 124 "" ""
+	assert_no_objects "$c"
+}
+
+@test "-w: a writer killed while it waits leaves its message, delivered as any other" {
+	local c
+	c=$(chan)
+	bg /dev/null /dev/null /dev/null "${SHMW[@]}" -w -n "$c" orphan
+	wait_until has_queued "$c" 1
+	kill_wait KILL "$BGPID" 137
+	runs shmr -t 0 -n "$c"
+	expect 0 orphan ""
+	assert_no_objects "$c"
+}
