@@ -99,11 +99,12 @@ load helper
 	assert_no_objects "$c"
 }
 
-# taken_then_killed IN MESSAGE...: a reader takes the message of a -w
-# writer (IN, or the operands), then is killed while it writes it out
+# taken_then_killed NAME IN MESSAGE...: a reader of NAME takes the message
+# of a -w writer (IN, or the operands), then is killed while it writes it
+# out; the writer's pid goes to w
 taken_then_killed() {
-	local in=$1
-	shift
+	local c=$1 in=$2 r
+	shift 2
 	mkfifo "$T/fifo"
 	exec 4<>"$T/fifo"
 	bg /dev/null "$T/fifo" /dev/null "${SHMR[@]}" -n "$c"
@@ -117,10 +118,10 @@ taken_then_killed() {
 }
 
 @test "-w: a reader killed while writing a message out leaves it queued; the next one delivers it, -w returns 0" {
-	local c w r m
+	local c w m
 	c=$(chan)
 	m=$(head -c 100000 /dev/zero | tr '\0' x)
-	taken_then_killed /dev/null "$m"
+	taken_then_killed "$c" /dev/null "$m"
 	runs shmr -t 1 -n "$c"
 	expect 0 "$m" ""
 	expect_exit "$w" 0
@@ -128,10 +129,10 @@ taken_then_killed() {
 }
 
 @test "-w: a reader killed while writing a stream out drops the rest; -w exits 1, reader went away" {
-	local c w r
+	local c w
 	c=$(chan)
 	head -c 200000 /dev/urandom >"$T/in"
-	taken_then_killed "$T/in"
+	taken_then_killed "$c" "$T/in"
 	expect_exit "$w" 1 3
 	[[ $(grep -v '\] ' "$T/werr") == "shmwrite: $c: reader went away" ]]
 	runs shmr -t 0 -n "$c"
