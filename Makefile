@@ -52,7 +52,8 @@ check-sanitize: tests/layout
 
 check-valgrind: all tests/layout
 	@sh tests/need bats:bats valgrind:valgrind
-	SHM_VALGRIND=1 $(BATS) tests/basic.bats tests/stream.bats
+	SHM_VALGRIND=1 $(BATS) tests/basic.bats tests/stream.bats tests/sync.bats \
+	    tests/timeout.bats
 
 lint:
 	@sh tests/need groff:groff-base mandoc:mandoc cppcheck:cppcheck \

@@ -1350,6 +1350,7 @@ bells_create(struct chan *c, mode_t mode)
 	sem_t sem;
 	int i, fd;
 
+	memset(&sem, 0, sizeof(sem));		/* its padding too */
 	if (sem_init(&sem, 1, 0) == -1)
 		return sys(c, "sem_init");
 	for (i = 0; i < NBELL; i++) {
