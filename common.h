@@ -2705,6 +2705,11 @@ enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_STATUS, OPT_END };
 "  -V, --version        print the version and exit\n" \
 "  -v, --verbose        tell each step on standard error\n"
 
+/* What the tool says of itself. */
+struct tool {
+	const char *name, *usage, *help;
+};
+
 struct opts {
 	const char *name;
 	struct ch_make mk;
@@ -2715,6 +2720,7 @@ struct opts {
 	unsigned given;		/* OPT() of each option given */
 };
 
+static const struct tool *tool;	/* the one running */
 static struct chan ch;		/* the channel this process uses */
 static int64_t t0_ns;		/* when we started, for -v */
 static timer_t sig_timer;
@@ -2828,6 +2834,14 @@ common_option(struct opts *o, int opt, const char *arg)
 	return 1;
 }
 
+/* The short usage, on stderr: exit 2. */
+static void
+usage(void)
+{
+	fputs(tool->usage, stderr);
+	exit(2);
+}
+
 /* getopt_long(), told to be quiet, returned ':' or '?'. */
 static void
 badopt(int opt, const char *arg)
@@ -2840,6 +2854,38 @@ badopt(int opt, const char *arg)
 	else
 		warnx("%s: '%s'", optopt != 0 ? "option takes no argument" :
 		    "unknown option", arg);
+}
+
+/*
+ * An option that getopt_long() returned and that is not the tool's own:
+ * -h and -V (which end here), a shared one, or a usage error.  Every
+ * option goes into o->given.
+ */
+static void
+other_option(struct opts *o, int opt, char *const argv[])
+{
+	switch (opt) {
+	case 'h':
+		fputs(tool->usage, stdout);
+		fputs(tool->help, stdout);
+		exit(fclose(stdout) == 0 ? 0 : 1);
+	case 'V':
+		printf("%s %s\n", tool->name, VERSION);
+		exit(fclose(stdout) == 0 ? 0 : 1);
+	case ':':
+	case '?':
+		badopt(opt, argv[optind - 1]);
+		usage();
+	}
+	if (common_option(o, opt, optarg) != 0)
+		usage();
+}
+
+/* The bit of an option in opts.given (-h and -V have none). */
+static unsigned
+optbit(int opt)
+{
+	return (opt >= 'a' && opt <= 'z') || opt >= 256 ? OPT(opt) : 0;
 }
 
 static const char *
@@ -2874,7 +2920,7 @@ conflict(const struct opts *o, unsigned allowed, const char *with)
 }
 
 static int
-check_action(const struct opts *o)
+check_action(const struct opts *o, int argc)
 {
 	static const unsigned allowed[] = { OPTS_RUN, OPTS_ACT | OPT('v'),
 		OPTS_ACT | OPT(OPT_JSON), OPTS_ACT | OPT(OPT_JSON) |
@@ -2888,6 +2934,10 @@ check_action(const struct opts *o)
 	}
 	if (o->action == ACT_LIST && (o->given & OPT('n'))) {
 		warnx("-n cannot be used with --list");
+		return 1;
+	}
+	if (o->action != ACT_RUN && argc > 0) {
+		warnx("operands cannot be used with %s", names[o->action]);
 		return 1;
 	}
 	return conflict(o, allowed[o->action], o->action == ACT_RUN ?
@@ -3055,7 +3105,7 @@ die_of_signal(void)
  * that nothing meant for it lands elsewhere.
  */
 static void
-tool_init(struct opts *o)
+tool_init(struct opts *o, const struct tool *t)
 {
 	static const char *const what[] = { "standard input",
 		"standard output", "standard error" };
@@ -3070,6 +3120,7 @@ tool_init(struct opts *o)
 	if (closed != -1)
 		errx(1, "%s is closed", what[closed]);
 	t0_ns = clock_ns();
+	tool = t;
 	memset(o, 0, sizeof(*o));
 	o->name = DEFAULT_NAME;
 	o->mk.cap = DEFAULT_CAP;

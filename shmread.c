@@ -3,34 +3,28 @@
  */
 #include "common.h"
 
-static const char usage_text[] =
-    "usage: shmread [-kv] [-c count | -f] [-m mode] [-n name] [-s size] "
-    "[-t duration]\n"
-    "               [--any-owner]\n"
-    "       shmread -r [-v] [-n name]\n"
-    "       shmread --status [--json] [-n name]\n"
-    "       shmread --list [--json] [--no-headings]\n";
+static const struct tool shmread = {
+	"shmread",
+	"usage: shmread [-kv] [-c count | -f] [-m mode] [-n name] [-s size] "
+	"[-t duration]\n"
+	"               [--any-owner]\n"
+	"       shmread -r [-v] [-n name]\n"
+	"       shmread --status [--json] [-n name]\n"
+	"       shmread --list [--json] [--no-headings]\n",
 
-static const char help_text[] =
-    "Take the oldest message out of a shared memory channel and write it\n"
-    "to standard output; wait for one if there is none.  shmwrite(1) puts\n"
-    "messages in.\n"
-    "\n"
-    "  -c, --count=N        take N messages, one after the other (1)\n"
-    "  -f, --follow         take messages until killed\n"
-    HELP_COMMON
-    "\n"
-    "Exit status: 0 taken, 1 error, 2 usage, 124 timed out, 128+N killed\n"
-    "by signal N.\n";
+	"Take the oldest message out of a shared memory channel and write it\n"
+	"to standard output; wait for one if there is none.  shmwrite(1) puts\n"
+	"messages in.\n"
+	"\n"
+	"  -c, --count=N        take N messages, one after the other (1)\n"
+	"  -f, --follow         take messages until killed\n"
+	HELP_COMMON
+	"\n"
+	"Exit status: 0 taken, 1 error, 2 usage, 124 timed out, 128+N killed\n"
+	"by signal N.\n"
+};
 
 static struct ch_batch batch;
-
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(2);
-}
 
 /* A write error: the messages not written out whole stay queued. */
 static void
@@ -100,6 +94,23 @@ take(long count)
 	}
 }
 
+/* A count: a decimal number from 1. */
+static long
+parse_count(const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || n < 1 ||
+	    !isdigit((unsigned char)*s)) {
+		warnx("invalid count: '%s'", s);
+		usage();
+	}
+	return n;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -111,51 +122,31 @@ main(int argc, char *argv[])
 	};
 	struct opts o;
 	long count = 1;
-	char *end;
 	int opt;
 
-	tool_init(&o);
+	tool_init(&o, &shmread);
 	while ((opt = getopt_long(argc, argv, ":c:fhkm:n:rs:t:Vv", longopts,
 	    NULL)) != -1) {
+		o.given |= optbit(opt);
 		switch (opt) {
 		case 'c':
-			errno = 0;
-			count = strtol(optarg, &end, 10);
-			if (end == optarg || *end != '\0' || errno != 0 ||
-			    count < 1 || !isdigit((unsigned char)*optarg)) {
-				warnx("invalid count: '%s'", optarg);
-				usage();
-			}
+			count = parse_count(optarg);
 			break;
 		case 'f':
 			count = -1;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			fputs(help_text, stdout);
-			return fclose(stdout) == 0 ? 0 : 1;
-		case 'V':
-			puts("shmread " VERSION);
-			return fclose(stdout) == 0 ? 0 : 1;
-		case ':':
-		case '?':
-			badopt(opt, argv[optind - 1]);
-			usage();
-			break;
 		default:
-			if (common_option(&o, opt, optarg) != 0)
-				usage();
+			other_option(&o, opt, argv);
 		}
-		o.given |= islower(opt) || opt >= 256 ? OPT(opt) : 0;
 	}
 	argc -= optind;
 	argv += optind;
+	if (check_action(&o, argc))
+		usage();
 	if (argc > 0) {
 		warnx("unexpected operand: '%s'", argv[0]);
 		usage();
 	}
-	if (check_action(&o))
-		usage();
 	if ((o.given & OPT('c')) && (o.given & OPT('f'))) {
 		warnx("-c and -f exclude each other");
 		usage();

@@ -7,34 +7,28 @@
 #define CHUNK_MIN	((size_t)16 * 1024)	/* a stream reads at least this ... */
 #define CHUNK_DIV	4		/* ... or a quarter of the ring */
 
-static const char usage_text[] =
-    "usage: shmwrite [-kvw] [-l | -z] [-m mode] [-n name] [-s size] "
-    "[-t duration]\n"
-    "                [--any-owner] [message ...]\n"
-    "       shmwrite -r [-v] [-n name]\n"
-    "       shmwrite --status [--json] [-n name]\n"
-    "       shmwrite --list [--json] [--no-headings]\n";
+static const struct tool shmwrite = {
+	"shmwrite",
+	"usage: shmwrite [-kvw] [-l | -z] [-m mode] [-n name] [-s size] "
+	"[-t duration]\n"
+	"                [--any-owner] [message ...]\n"
+	"       shmwrite -r [-v] [-n name]\n"
+	"       shmwrite --status [--json] [-n name]\n"
+	"       shmwrite --list [--json] [--no-headings]\n",
 
-static const char help_text[] =
-    "Put a message into a shared memory channel: the operands, joined by\n"
-    "spaces, with a newline; or each line of standard input (-l, -z); or\n"
-    "all of standard input, as a stream.  shmread(1) takes it out.\n"
-    "\n"
-    "  -l, --lines          each line of standard input is a message\n"
-    "  -w, --wait           return when a reader has taken the message;\n"
-    "                       withdraw it if none began before the timeout\n"
-    "  -z, --null           each NUL-terminated record is a message\n"
-    HELP_COMMON
-    "\n"
-    "Exit status: 0 sent (-w: taken), 1 error, 2 usage, 124 timed out\n"
-    "(nothing sent, or -w: withdrawn), 128+N killed by signal N.\n";
-
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(2);
-}
+	"Put a message into a shared memory channel: the operands, joined by\n"
+	"spaces, with a newline; or each line of standard input (-l, -z); or\n"
+	"all of standard input, as a stream.  shmread(1) takes it out.\n"
+	"\n"
+	"  -l, --lines          each line of standard input is a message\n"
+	"  -w, --wait           return when a reader has taken the message;\n"
+	"                       withdraw it if none began before the timeout\n"
+	"  -z, --null           each NUL-terminated record is a message\n"
+	HELP_COMMON
+	"\n"
+	"Exit status: 0 sent (-w: taken), 1 error, 2 usage, 124 timed out\n"
+	"(nothing sent, or -w: withdrawn), 128+N killed by signal N.\n"
+};
 
 /* Read standard input into iov; 0 at its end. */
 static size_t
@@ -158,6 +152,23 @@ send_records(int delim)
 	}
 }
 
+/* -l and -z go with no operands and no -w. */
+static void
+check_options(const struct opts *o, int argc, int delim, int wflag)
+{
+	if (check_action(o, argc))
+		usage();
+	if ((o->given & OPT('l')) && (o->given & OPT('z'))) {
+		warnx("-l and -z exclude each other");
+		usage();
+	}
+	if (delim != -1 && (argc > 0 || wflag)) {
+		warnx("%s cannot be used with %s", delim ? "-l" : "-z",
+		    wflag ? "-w" : "operands");
+		usage();
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -171,56 +182,27 @@ main(int argc, char *argv[])
 	struct opts o;
 	int opt, delim = -1, wflag = 0;
 
-	tool_init(&o);
+	tool_init(&o, &shmwrite);
 	while ((opt = getopt_long(argc, argv, ":hklm:n:rs:t:Vvwz", longopts,
 	    NULL)) != -1) {
+		o.given |= optbit(opt);
 		switch (opt) {
-		case 'h':
-			fputs(usage_text, stdout);
-			fputs(help_text, stdout);
-			return fclose(stdout) == 0 ? 0 : 1;
 		case 'l':
 			delim = '\n';
 			break;
-		case 'V':
-			puts("shmwrite " VERSION);
-			return fclose(stdout) == 0 ? 0 : 1;
 		case 'w':
 			wflag = 1;
 			break;
 		case 'z':
 			delim = '\0';
 			break;
-		case ':':
-		case '?':
-			badopt(opt, argv[optind - 1]);
-			usage();
-			break;
 		default:
-			if (common_option(&o, opt, optarg) != 0)
-				usage();
+			other_option(&o, opt, argv);
 		}
-		o.given |= islower(opt) || opt >= 256 ? OPT(opt) : 0;
 	}
 	argc -= optind;
 	argv += optind;
-	if (check_action(&o))
-		usage();
-	if (o.action != ACT_RUN && argc > 0) {
-		warnx("operands cannot be used with %s", o.action ==
-		    ACT_REMOVE ? "-r" : o.action == ACT_STATUS ? "--status" :
-		    "--list");
-		usage();
-	}
-	if ((o.given & OPT('l')) && (o.given & OPT('z'))) {
-		warnx("-l and -z exclude each other");
-		usage();
-	}
-	if (delim != -1 && (argc > 0 || wflag)) {
-		warnx("%s cannot be used with %s", delim ? "-l" : "-z",
-		    wflag ? "-w" : "operands");
-		usage();
-	}
+	check_options(&o, argc, delim, wflag);
 	if (o.action != ACT_RUN)
 		return tool_act(&o);
 
