@@ -92,44 +92,32 @@ load helper
 	assert_no_objects "$c"
 }
 
-# records NAME N: the N messages queued in NAME, into $T/rec.1 ... N; then
-# nothing is left
-records() {
-	local c=$1 n=$2 i
-	for ((i = 1; i <= n; i++)); do
-		shmr -t 0 -n "$c" >"$T/rec.$i"
+# split_as OPT INPUT RECORD...: INPUT (a printf format) through shmwrite
+# OPT arrives as the RECORDs (printf formats), a message each, and nothing
+# more
+split_as() {
+	local c r opt=$1 in=$2
+	shift 2
+	c=$(chan)
+	# shellcheck disable=SC2059 # the formats are the point
+	printf "$in" | shmw "$opt" -n "$c"
+	[[ $# -eq 0 || $(queued_msgs "$c") == "$#" ]]
+	for r in "$@"; do
+		# shellcheck disable=SC2059
+		shmr -t 0 -n "$c" | cmp - <(printf "$r")
 	done
-	runs shmr -t 0 -n "$c"
-	expect 124 "" ""
+	gets "$c"
 }
 
 @test "-l: each line a message, newline kept; NULs are data; a last line without newline as it is" {
-	local c
-	c=$(chan)
-	printf 'one\ntwo\n\na\0b\nlast' | shmw -l -n "$c"
-	[[ $(queued_msgs "$c") == 5 ]]
-	records "$c" 5
-	printf 'one\n' | cmp - "$T/rec.1"
-	printf 'two\n' | cmp - "$T/rec.2"
-	printf '\n' | cmp - "$T/rec.3"
-	printf 'a\0b\n' | cmp - "$T/rec.4"
-	printf 'last' | cmp - "$T/rec.5"
-	shmw --lines -n "$c" </dev/null
-	runs shmr -t 0 -n "$c"
-	expect 124 "" ""
-	assert_no_objects "$c"
+	split_as -l 'one\ntwo\n\na\0b\nlast' 'one\n' 'two\n' '\n' 'a\0b\n' last
+	split_as --lines ''
 }
 
 @test "-z: each NUL-terminated record a message, NUL kept; newlines are data; ready for xargs -0" {
 	local c
+	split_as -z 'one\0two\nlines\0\0last' 'one\0' 'two\nlines\0' '\0' last
 	c=$(chan)
-	printf 'one\0two\nlines\0\0last' | shmw -z -n "$c"
-	[[ $(queued_msgs "$c") == 4 ]]
-	records "$c" 4
-	printf 'one\0' | cmp - "$T/rec.1"
-	printf 'two\nlines\0' | cmp - "$T/rec.2"
-	printf '\0' | cmp - "$T/rec.3"
-	printf 'last' | cmp - "$T/rec.4"
 	mkdir "$T/d"
 	touch "$T/d/a b" "$T/d/c"$'\n'"d" "$T/d/e"
 	find "$T/d" -type f -print0 | shmw --null -n "$c"

@@ -210,33 +210,32 @@ for p in "${PLACES[@]}"; do
 	LAT[ours/$p]=${LAT[ours]} LAT[fifo/$p]=${LAT[fifo]}
 done
 
+# row CASE ANCHOR...: per placement, ours and each anchor with its ratio;
+# the ratios also go to MIN[CASE ANCHOR PLACEMENT]
+row() {
+	local kind=$1 p o t r a
+	shift
+	for p in "${PLACES[@]}"; do
+		o=${TIME[$kind $p/ours_$kind]}
+		printf '  %-20s %8s' "${PLACE_NAME[$p]}" "$(ms "$o")"
+		[[ $kind != lines ]] || printf ' %6s' "$(ratio "$LINES" "$o")"
+		for a in "$@"; do
+			t=${TIME[$kind $p/${a}_$kind]}
+			r=$(ratio "$t" "$o")
+			printf ' %8s %6s' "$(ms "$t")" "$r"
+			MIN[$kind $a $p]=$r
+		done
+		printf '\n'
+	done
+}
+
 printf '\nbulk: %s MiB, shmwrite <file, shmread >/dev/null (ms; ratio = anchor / ours)\n' $((SIZE >> 20))
 printf '  %-20s %8s %8s %6s %8s %6s %8s %6s %8s %6s\n' placement ours "1 copy" ratio pipe ratio mbuffer ratio lockstep ratio
-for p in "${PLACES[@]}"; do
-	o=${TIME[bulk $p/ours_bulk]}
-	printf '  %-20s %8s' "${PLACE_NAME[$p]}" "$(ms "$o")"
-	for a in copy pipe mbuffer lockstep; do
-		t=${TIME[bulk $p/${a}_bulk]}
-		r=$(ratio "$t" "$o")
-		printf ' %8s %6s' "$(ms "$t")" "$r"
-		MIN[bulk $a $p]=$r
-	done
-	printf '\n'
-done
+row bulk copy pipe mbuffer lockstep
 
 printf '\nlines: seq %s | shmwrite -l, shmread -c %s (ms; M messages/s)\n' "$LINES" "$LINES"
-printf '  %-20s %8s %6s %8s %6s %8s %6s %8s\n' placement ours 'M/s' pipe ratio 'POSIX mq' ratio ''
-for p in "${PLACES[@]}"; do
-	o=${TIME[lines $p/ours_lines]}
-	printf '  %-20s %8s %6s' "${PLACE_NAME[$p]}" "$(ms "$o")" "$(ratio "$LINES" "$o")"
-	for a in pipe mq; do
-		t=${TIME[lines $p/${a}_lines]}
-		r=$(ratio "$t" "$o")
-		printf ' %8s %6s' "$(ms "$t")" "$r"
-		MIN[lines $a $p]=$r
-	done
-	printf '\n'
-done
+printf '  %-20s %8s %6s %8s %6s %8s %6s\n' placement ours 'M/s' pipe ratio 'POSIX mq' ratio
+row lines pipe mq
 
 printf '\nlatency: %s round trips of a short line, shmwrite -l to shmread -f, against a FIFO between two cats (us)\n' "$PINGS"
 printf '  %-20s %8s %8s %8s %8s\n' placement 'ours p50' 'p99' 'FIFO p50' p99

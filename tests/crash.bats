@@ -81,11 +81,7 @@ next_intact() {
 		wait_until has_bytes "$c"
 		killed "$w" "$k"
 		exec 4>&-
-		runs shmw -t 0 -n "$c" next
-		expect 0 "" ""
-		runs shmr -t 0 -n "$c"
-		expect 0 next ""
-		assert_no_objects "$c"
+		through "$c"
 	done
 }
 
@@ -211,9 +207,7 @@ next_intact() {
 	bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -n "$c" x
 	kill -KILL "$HOLDER"
 	expect_exit "$BGPID" 0 3
-	runs shmr -t 0 -n "$c"
-	expect 0 x ""
-	assert_no_objects "$c"
+	gets "$c" x
 }
 
 @test "a last process out killed while removing (DYING), or -r killed half-way (REMOVED): the next one repairs" {
@@ -221,9 +215,7 @@ next_intact() {
 	c=$(chan)
 	shmw -n "$c" kept
 	poke "$c" "$OFF_state" V "$ST_DYING"
-	runs shmr -t 0 -n "$c"
-	expect 0 kept ""
-	assert_no_objects "$c"
+	gets "$c" kept
 	shmw -n "$c" gone
 	poke "$c" "$OFF_state" V "$ST_REMOVED"
 	next_intact "$c"

@@ -58,6 +58,38 @@ expect() {
 	[[ $status == "$1" && $output == "$2" && $stderr == "$3" ]]
 }
 
+# gets NAME [MESSAGE]: shmread -t 0 takes MESSAGE, or with none finds
+# nothing (124); either way nothing is left of the channel after
+gets() {
+	runs shmr -t 0 -n "$1"
+	if [[ $# -eq 1 ]]; then
+		expect 124 "" ""
+	else
+		expect 0 "$2" ""
+	fi
+	assert_no_objects "$1"
+}
+
+# through NAME: a message goes through at once (-t 0); nothing is left
+through() {
+	runs shmw -t 0 -n "$1" next
+	expect 0 "" ""
+	gets "$1" next
+}
+
+# last_part NAME READER WRITER: part2 goes into the stream that WRITER
+# reads from fd 4, and its input ends: both end 0, saying nothing, READER
+# wrote out part1 and part2 into $T/out, and nothing is left
+last_part() {
+	echo part2 >&4
+	exec 4>&-
+	expect_exit "$2" 0
+	expect_exit "$3" 0
+	printf 'part1\npart2\n' | cmp - "$T/out"
+	[[ ! -s $T/werr && ! -s $T/rerr ]]
+	assert_no_objects "$1"
+}
+
 # --- channels -----------------------------------------------------------
 
 # chan [SUFFIX]: a channel name for this test.  The '-' after the pid keeps

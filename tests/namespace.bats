@@ -40,13 +40,7 @@ stream_from() {
 		expect 124 "" ""
 		bg /dev/null "$T/out" "$T/rerr" "${SHMR[@]}" -n "$c"
 		wait_until file_has "$T/out" part1
-		echo part2 >&4
-		exec 4>&-
-		expect_exit "$BGPID" 0
-		expect_exit "$w" 0
-		printf 'part1\npart2\n' | cmp - "$T/out"
-		[[ ! -s $T/werr && ! -s $T/rerr ]]
-		assert_no_objects "$c"
+		last_part "$c" "$BGPID" "$w"
 	done
 }
 
@@ -64,10 +58,6 @@ stream_from() {
 		expect_exit "$r" 1 3
 		[[ $(cat "$T/rerr") == "shmread: $c: message truncated (writer went away)" ]]
 		exec 4>&-
-		runs shmw -t 0 -n "$c" next
-		expect 0 "" ""
-		runs shmr -t 0 -n "$c"
-		expect 0 next ""
-		assert_no_objects "$c"
+		through "$c"
 	done
 }

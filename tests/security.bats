@@ -21,9 +21,7 @@ load helper
 	[[ $(field "$c" state) == live ]]
 	runs as_nobody "$SHMWRITE" --any-owner -t 0 -n "$c" again
 	expect 0 "" ""
-	runs shmr -t 0 -n "$c"
-	expect 0 again ""
-	assert_no_objects "$c"
+	gets "$c" again
 }
 
 @test "another user's channel is refused without --any-owner, used with it" {
@@ -108,22 +106,30 @@ load helper
 	assert_no_objects "$c"
 }
 
-# release PID...: once each waits in open() of the FIFO $T/go, open it so
-# that they all go at once (fd 5 keeps it open until unrelease)
-release() {
+# ready_set: a new FIFO $T/go for processes to wait on; race PID...: once
+# each waits in open() of it, open it, so that they all go at once, and
+# see each end 0
+ready_set() {
+	rm -f "$T/go"
+	mkfifo "$T/go"
+}
+race() {
 	local p
 	for p in "$@"; do
 		wait_until grep -q wait_for_partner "/proc/$p/wchan"
 	done
 	exec 5<>"$T/go"
+	for p in "$@"; do
+		expect_exit "$p" 0
+	done
+	exec 5>&-
 }
 
 @test "10 pairs creating their channels at the same moment, and 4 processes racing for one: one capacity wins, all exchange" {
-	local round k c p
+	local round k c
 	local -a pids
 	for round in 1 2 3; do
-		rm -f "$T/go"
-		mkfifo "$T/go"
+		ready_set
 		pids=()
 		for ((k = 1; k <= 10; k++)); do
 			c=$(chan "$round-$k")
@@ -132,18 +138,13 @@ release() {
 			bg "$T/go" "$T/out.$k" "$T/rerr.$k" "${SHMR[@]}" -t 10 -n "$c"
 			pids+=("$BGPID")
 		done
-		release "${pids[@]}"
-		for p in "${pids[@]}"; do
-			expect_exit "$p" 0
-		done
-		exec 5>&-
+		race "${pids[@]}"
 		for ((k = 1; k <= 10; k++)); do
 			[[ $(cat "$T/out.$k") == "pair $k" && ! -s $T/werr.$k && ! -s $T/rerr.$k ]]
 			assert_no_objects "$(chan "$round-$k")"
 		done
 		c=$(chan "s$round")
-		rm -f "$T/go"
-		mkfifo "$T/go"
+		ready_set
 		pids=()
 		for k in 1 2; do
 			bg "$T/go" /dev/null "$T/werr.$k" "${SHMW[@]}" -t 10 -n "$c" -s "$((k * 4))K" "m$k"
@@ -151,11 +152,7 @@ release() {
 			bg "$T/go" "$T/out.$k" "$T/rerr.$k" "${SHMR[@]}" -t 10 -n "$c" -s "$((k * 4 + 8))K"
 			pids+=("$BGPID")
 		done
-		release "${pids[@]}"
-		for p in "${pids[@]}"; do
-			expect_exit "$p" 0
-		done
-		exec 5>&-
+		race "${pids[@]}"
 		[[ $(sort "$T/out.1" "$T/out.2" | tr '\n' ' ') == "m1 m2 " ]]
 		run ! grep -hv 'exists with capacity [0-9]*; -s ignored$' "$T"/werr.[12] "$T"/rerr.[12]
 		assert_no_objects "$c"

@@ -74,13 +74,7 @@ load helper
 	bg /dev/null "$T/out" "$T/rerr" "${SHMR[@]}" -t 0 -n "$c"
 	wait_until file_has "$T/out" part1
 	alive "$BGPID"
-	echo part2 >&4
-	exec 4>&-
-	expect_exit "$BGPID" 0
-	expect_exit "$w" 0
-	printf 'part1\npart2\n' | cmp - "$T/out"
-	[[ ! -s $T/werr && ! -s $T/rerr ]]
-	assert_no_objects "$c"
+	last_part "$c" "$BGPID" "$w"
 }
 
 @test "a stream and the messages after it keep their order" {

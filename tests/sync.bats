@@ -8,18 +8,24 @@
 
 load helper
 
+# waits IN MESSAGE...: a -w writer of MESSAGE (or of IN), its pid in w,
+# once its message is queued
+waits() {
+	bg "$1" /dev/null "$T/err" "${SHMW[@]}" -w -n "$c" "${@:2}"
+	w=$BGPID
+	wait_until has_queued "$c" 1
+}
+
 @test "-w returns when a reader has taken the message: operands and standard input" {
-	local c w
+	local c w src
 	c=$(chan)
 	printf 'from stdin' >"$T/in"
 	for src in args stdin; do
 		if [[ $src == args ]]; then
-			bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -n "$c" waited
+			waits /dev/null waited
 		else
-			bg "$T/in" /dev/null "$T/err" "${SHMW[@]}" --wait -n "$c"
+			waits "$T/in"
 		fi
-		w=$BGPID
-		wait_until has_queued "$c" 1
 		alive "$w"
 		shmr -n "$c" >"$T/out"
 		expect_exit "$w" 0
@@ -32,9 +38,7 @@ load helper
 @test "-w gives the write token back while it waits: other writers go on" {
 	local c w
 	c=$(chan)
-	bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -n "$c" first
-	w=$BGPID
-	wait_until has_queued "$c" 1
+	waits /dev/null first
 	runs shmw -t 0 -n "$c" second
 	expect 0 "" ""
 	alive "$w"
@@ -59,9 +63,7 @@ load helper
 	shmw -n "$c" after
 	runs shmr -n "$c" -c 2
 	expect 0 $'before\nafter' ""
-	runs shmr -t 0 -n "$c"
-	expect 124 "" ""
-	assert_no_objects "$c"
+	gets "$c"
 }
 
 @test "-w: a reader that has begun taking the message is waited for, past the timeout" {
@@ -89,14 +91,10 @@ load helper
 @test "-w interrupted: dies of the signal, the message withdrawn" {
 	local c w
 	c=$(chan)
-	bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -n "$c" never
-	w=$BGPID
-	wait_until has_queued "$c" 1
+	waits /dev/null never
 	kill_wait INT "$w" 130
 	[[ ! -s $T/err ]]
-	runs shmr -t 0 -n "$c"
-	expect 124 "" ""
-	assert_no_objects "$c"
+	gets "$c"
 }
 
 # taken_then_killed NAME IN MESSAGE...: a reader of NAME takes the message
@@ -135,18 +133,13 @@ taken_then_killed() {
 	taken_then_killed "$c" "$T/in"
 	expect_exit "$w" 1 3
 	[[ $(grep -v '\] ' "$T/werr") == "shmwrite: $c: reader went away" ]]
-	runs shmr -t 0 -n "$c"
-	expect 124 "" ""
-	assert_no_objects "$c"
+	gets "$c"
 }
 
 @test "-w: a writer killed while it waits leaves its message, delivered as any other" {
-	local c
+	local c w
 	c=$(chan)
-	bg /dev/null /dev/null /dev/null "${SHMW[@]}" -w -n "$c" orphan
-	wait_until has_queued "$c" 1
-	kill_wait KILL "$BGPID" 137
-	runs shmr -t 0 -n "$c"
-	expect 0 orphan ""
-	assert_no_objects "$c"
+	waits /dev/null orphan
+	kill_wait KILL "$w" 137
+	gets "$c" orphan
 }
