@@ -4,7 +4,7 @@
 # taking the message when the wait runs out or a signal comes, the message
 # is withdrawn: 124 (or 128+N) means "not delivered", and nobody gets it.
 
-# shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
+# shellcheck disable=SC2154,SC2030,SC2031 # status, output, stderr; w, set by waits(): bats runs each test in a subshell of its own
 
 load helper
 
