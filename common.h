@@ -36,10 +36,13 @@
  * its records from the one marked FIRST to the one marked LAST, all with
  * its seq.  ABORT on a LAST record: the message was cut short, readers
  * drop it.  SYNC on a FIRST record: its writer waits to hear that it was
- * taken (-w); the reader that takes it sets TAKEN, and a writer that gives
- * up withdraws it by setting ABORT instead, both by compare-and-swap on
- * that header word, so exactly one of them wins.  A SYNC message whose
- * FIRST record carries ABORT is dropped whole.
+ * taken (-w).  The reader that takes it sets TAKEN, and a writer that gives
+ * up withdraws it by setting ABORT instead, both by compare-and-swap [S]
+ * on that header word, so exactly one of them wins.  A message already
+ * TAKEN is withdrawn only by a writer that holds the read token: then no
+ * reader is writing it out (its taker died, or gave it up when its output
+ * failed).  A SYNC message whose FIRST record carries ABORT is dropped
+ * whole.
  *
  * HOW A MESSAGE TRAVELS.
  *  1. A writer takes the write token (wtoken) and builds messages in the
@@ -1027,6 +1030,21 @@ doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
 	return st;
 }
 
+/*
+ * A process busy with data, which never waits, looks at this once a batch:
+ * -r and signals stop it as they stop a waiting one.
+ */
+static int
+busy_check(struct chan *c)
+{
+	if (ch_caught)
+		return CH_EINTR;
+	if (atomic_load_explicit(&c->seg->state, memory_order_relaxed) ==
+	    ST_REMOVED)
+		return CH_EREMOVED;
+	return CH_OK;
+}
+
 /* After a slice: has the segment been removed or truncated under us? */
 static int
 check_seg(struct chan *c)
@@ -1236,6 +1254,8 @@ settle(struct chan *c)
 		say(c, EV_NOTE, 0, "%s: its %s died: removing what it left",
 		    c->shm, state == ST_BUILDING ? "creator" : "remover");
 		ch_names(c, state == ST_BUILDING ? gen : c->seg->gen);
+		if (state == ST_DYING)	/* so that a death now is finished too */
+			atomic_store(&c->seg->state, ST_REMOVED);
 		unlink_bells(c);
 		unlink_seg(c);
 	}
@@ -1724,6 +1744,8 @@ close_rec(struct chan *c, int last)
 	w->flags = 0;
 }
 
+static int publish(struct chan *);
+
 /* From now on the message is published as it comes (see STREAMS). */
 static void
 become_stream(struct chan *c)
@@ -1768,7 +1790,7 @@ make_room(struct chan *c, size_t min)
 		    "sending it as a stream", w->seq);
 		become_stream(c);
 	}
-	if ((st = ch_publish(c)) != CH_OK)
+	if ((st = publish(c)) != CH_OK)
 		return st;
 	return await(c, BELL_SPACE, space_ready, &min, 0, deadline(c),
 	    "room in the ring");
@@ -1872,7 +1894,7 @@ ch_msg_end(struct chan *c)
 	w->end = w->pos;
 	w->msg = NONE;
 	if (w->stream) {
-		st = ch_publish(c);
+		st = publish(c);
 		atomic_store(&c->seg->wopen, 0);
 		w->stream = 0;
 	}
@@ -1983,7 +2005,7 @@ ch_send_records(struct chan *c, const char *p, size_t n, int delim)
  * lives every LATE_NS.
  */
 static int
-ch_publish(struct chan *c)
+publish(struct chan *c)
 {
 	struct ch_writer *w = &c->w;
 	uint64_t to;
@@ -2007,6 +2029,15 @@ ch_publish(struct chan *c)
 		return reader_there(c, 0, 0);
 	w->looked = now;
 	return reader_there(c, 1, 0);
+}
+
+/* publish(), for a tool busy with data: -r and signals stop it here. */
+static int
+ch_publish(struct chan *c)
+{
+	int st = busy_check(c);
+
+	return st != CH_OK ? st : publish(c);
 }
 
 /*
@@ -2041,7 +2072,7 @@ ch_wbegin(struct chan *c)
 	atomic_store_explicit(rec_word(c, w->pos), REC_HDR(dead, REC_LAST |
 	    REC_ABORT, 0), memory_order_relaxed);
 	w->pos += RECSZ;
-	(void)ch_publish(c);
+	(void)publish(c);
 	atomic_store(&c->seg->wopen, 0);
 	return CH_OK;
 }
@@ -2063,7 +2094,7 @@ w_abort(struct chan *c)
 		    REC_LAST | REC_ABORT, 0), memory_order_relaxed);
 		w->pos += RECSZ;
 		w->stream = 0;
-		(void)ch_publish(c);
+		(void)publish(c);
 	}
 	w->stream = 0;
 	atomic_store(&c->seg->wopen, 0);
@@ -2073,7 +2104,7 @@ w_abort(struct chan *c)
 static int
 ch_wend(struct chan *c)
 {
-	int st = ch_publish(c);
+	int st = publish(c);
 
 	c->w.holding = 0;
 	token_give(c, BELL_WRITERS);
@@ -2094,34 +2125,63 @@ taken_ready(struct chan *c, void *arg, int how)
 }
 
 /*
+ * -w gave up waiting: withdraw the message (see RECORDS: SYNC).  Untaken,
+ * it is withdrawn at once.  Taken, it may be withdrawn only if no live
+ * reader is writing it out: a reader does that holding the read token, so
+ * we take the token (free, or from the dead) and look.  CH_OK: withdrawn;
+ * CH_AGAIN: a live reader is at it; CH_EREADER... as taken_ready().
+ */
+static int
+withdraw(struct chan *c)
+{
+	struct ch_writer *w = &c->w;
+	_Atomic uint64_t *word = rec_word(c, w->first_pos);
+	uint64_t hdr = w->first_hdr, held;
+	int st = CH_AGAIN;
+
+	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) > 0)
+		return CH_AGAIN;	/* consumed in part: a stream */
+	if (atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
+		return CH_OK;		/* [S] before any reader took it */
+	held = atomic_load(&c->seg->rtoken);
+	if (held == TOKEN_HANDOFF || (held != TOKEN_FREE && alive(c, held)) ||
+	    !atomic_compare_exchange_strong(&c->seg->rtoken, &held, c->id))
+		return CH_AGAIN;
+	hdr = atomic_load(word);
+	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) <= 0 &&
+	    !(hdr & REC_ABORT) && (uint32_t)(hdr >> 32) == w->seq &&
+	    atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
+		st = CH_OK;
+	token_give(c, BELL_READERS);
+	return st;
+}
+
+/*
  * -w: wait until the last message sent has been taken.  If the wait runs
- * out or a signal comes before any reader has begun taking it, withdraw
- * it (see RECORDS: SYNC) and say so; once one has begun, wait for it to
- * finish.
+ * out or a signal comes first, withdraw it; unless a live reader is
+ * writing it out, whose end is then waited for.
  */
 static int
 ch_sync(struct chan *c)
 {
-	struct ch_writer *w = &c->w;
-	uint64_t hdr = w->first_hdr;
-	int st;
+	int st, gave_up;
 
 	st = await(c, BELL_SPACE, taken_ready, NULL, 0, deadline(c),
 	    "a reader to take the message");
-	if (st != CH_ETIMEDOUT && st != CH_EINTR)
-		return st;
-	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) <= 0 &&
-	    atomic_compare_exchange_strong(rec_word(c, w->first_pos), &hdr,
-	    hdr | REC_ABORT)) {
-		say(c, EV_NOTE, 0, "withdrew message %u: no reader had begun "
-		    "taking it", (unsigned)(hdr >> 32));
-		return st;
+	while (st == CH_ETIMEDOUT || st == CH_EINTR) {
+		gave_up = st;
+		if ((st = withdraw(c)) == CH_OK) {
+			say(c, EV_NOTE, 0, "withdrew message %u: no reader is "
+			    "writing it out", c->w.seq);
+			return gave_up;
+		}
+		say(c, EV_NOTE, 0, "a reader is writing it out: waiting");
+		if (gave_up == CH_EINTR)
+			return gave_up;
+		st = await(c, BELL_SPACE, taken_ready, NULL, 0, clock_ns() +
+		    SLICE_NS, "the reader to finish");
 	}
-	say(c, EV_NOTE, 0, "a reader has begun taking it");
-	if (st == CH_EINTR)
-		return st;
-	return await(c, BELL_SPACE, taken_ready, NULL, 0, -1,
-	    "the reader to finish");
+	return st;
 }
 
 /* --- reading ----------------------------------------------------------- */
@@ -2338,7 +2398,7 @@ take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	if (b->ncut > 0)
 		return CH_AGAIN;	/* what is before it goes out first */
 	if (!claim(c, pos, r))
-		return corrupt(c);	/* withdrawn before its end */
+		return CH_AGAIN;	/* withdrawn once ended: skipped next */
 	c->r.cur = r->seq;
 	atomic_store(&c->seg->rin, c->r.cur);
 	say(c, EV_NOTE, 0, "message %u is a stream: out as it comes", r->seq);
@@ -2444,6 +2504,8 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 
 	b->niov = b->ncut = b->nrec = b->used = b->aborted = b->wdone = 0;
 	b->bytes = b->staged = b->wbytes = 0;
+	if ((st = busy_check(c)) != CH_OK)
+		return st;
 	if (rd->holding && rd->cur == 0 && nasleep(c, BELL_READERS) > 0) {
 		rd->holding = 0;
 		token_give(c, BELL_READERS);
@@ -2550,27 +2612,34 @@ hdr_read(void *ctx, uint64_t pos, uint64_t *hdr)
 	return 0;
 }
 
-/* The processes attached: the slots whose locks are held. */
+/*
+ * The processes attached: the slots whose locks are held, each probed (the
+ * kernel tells of one lock in a range, not the lowest).
+ */
 static void
 look_procs(int fd, const struct seg *h, struct ch_info *in)
 {
-	off_t s;
+	int s;
 
-	for (s = 0; s < NSLOT; s++) {
-		if ((s = lk(fd, F_OFD_GETLK, F_WRLCK, LK_SLOT + s, NSLOT - s)) == -1)
-			break;
-		s -= LK_SLOT;
-		in->pid[in->procs] = (pid_t)atomic_load(&h->slot[s].pid);
-		in->role[in->procs++] = (char)atomic_load(&h->slot[s].role);
-	}
+	for (s = 0; s < NSLOT; s++)
+		if (lock_held(fd, LK_SLOT + s, 1)) {
+			in->pid[in->procs] = (pid_t)atomic_load(&h->slot[s].pid);
+			in->role[in->procs++] = (char)atomic_load(&h->slot[s].role);
+		}
 }
 
-/* Queued bytes and messages, from a scan that no reader disturbed. */
+/*
+ * Queued bytes and messages, from a scan of the ring.  A reader may
+ * consume meanwhile, and a writer then overwrite what was consumed: a scan
+ * that fails while tail moves is made again from the new tail; one that
+ * succeeds is a snapshot, good enough.  A scan that fails with tail still
+ * is a damaged ring.
+ */
 static int
 look_queue(int fd, struct seg *h, struct ch_info *in)
 {
 	static struct view v;
-	uint64_t tail;
+	uint64_t tail, now;
 	int i;
 
 	v.fd = fd;
@@ -2581,10 +2650,11 @@ look_queue(int fd, struct seg *h, struct ch_info *in)
 			return -1;
 		tail = atomic_load(&h->tail);
 		if (ring_sum(hdr_read, &v, tail, atomic_load(&h->head), in->cap,
-		    &in->bytes, &in->msgs) == 0 &&
-		    pread(fd, &tail, sizeof(tail), offsetof(struct seg, tail))
-		    == (ssize_t)sizeof(tail) && tail == atomic_load(&h->tail))
+		    &in->bytes, &in->msgs) == 0)
 			return 0;
+		if (pread(fd, &now, sizeof(now), offsetof(struct seg, tail)) !=
+		    (ssize_t)sizeof(now) || now == tail)
+			return -1;
 	}
 	return -1;
 }

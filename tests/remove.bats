@@ -97,3 +97,23 @@ removed_under() {
 	expect 0 $'one\ntwo' ""
 	assert_no_objects "$c"
 }
+
+@test "-r stops a reader busy with a backlog, which never waits: it leaves at the next batch" {
+	local c r n
+	c=$(chan)
+	seq 200000 | shmw -l -s 4M -n "$c"
+	mkfifo "$T/fifo"
+	exec 4<>"$T/fifo"
+	bg /dev/null "$T/fifo" "$T/err" "${SHMR[@]}" -f -n "$c"
+	r=$BGPID
+	wait_reader "$c"
+	runs shmw -r -n "$c"
+	expect 0 "" ""
+	exec 5<"$T/fifo" 4>&-
+	n=$(wc -l <&5)
+	exec 5<&-
+	expect_exit "$r" 1 3
+	[[ $(cat "$T/err") == "shmread: $c: channel removed" ]]
+	echo "# the reader wrote $n lines of 200000"
+	((n < 200000))
+}

@@ -145,3 +145,22 @@ load helper
 	runs sh -c '"$@" >/dev/full' sh "$SHMREAD" --list
 	expect 1 "" "shmread: stdout: No space left on device"
 }
+
+@test "--status counts every process attached, whatever slots they hold" {
+	local c p1 p2 p3
+	c=$(chan)
+	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	p1=$BGPID
+	wait_until has_readers "$c" 1
+	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	p2=$BGPID
+	wait_until has_readers "$c" 2
+	kill_wait KILL "$p1" 137
+	wait_procs "$c" 1
+	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	p3=$BGPID
+	wait_until has_readers "$c" 2
+	[[ $(field "$c" readers | tr ' ' '\n' | sort -n | tr '\n' ' ') == "$(printf '%s\n' "$p2" "$p3" | sort -n | tr '\n' ' ')" ]]
+	[[ $("$SHMREAD" --status --json -n "$c" | json 'd["procs"]') == 2 ]]
+	shmr -r -n "$c"
+}

@@ -78,7 +78,7 @@ waits() {
 	wait_reader "$c"
 	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c"
 	w=$BGPID
-	wait_until file_has "$T/werr" "a reader has begun taking it"
+	wait_until file_has "$T/werr" "a reader is writing it out: waiting"
 	alive "$w"
 	head -c 200000 <&4 >"$T/out"
 	exec 4>&-
@@ -110,20 +110,31 @@ taken_then_killed() {
 	wait_reader "$c"
 	bg "$in" /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c" "$@"
 	w=$BGPID
-	wait_until file_has "$T/werr" "a reader has begun taking it"
+	wait_until file_has "$T/werr" "a reader is writing it out: waiting"
 	kill_wait KILL "$r" 137
 	exec 4>&-
 }
 
-@test "-w: a reader killed while writing a message out leaves it queued; the next one delivers it, -w returns 0" {
+@test "-w: a reader killed while writing a message out cannot finish: once the time is up, -w withdraws it, 124" {
 	local c w m
 	c=$(chan)
 	m=$(head -c 100000 /dev/zero | tr '\0' x)
 	taken_then_killed "$c" /dev/null "$m"
-	runs shmr -t 1 -n "$c"
-	expect 0 "$m" ""
-	expect_exit "$w" 0
-	assert_no_objects "$c"
+	expect_exit "$w" 124 3
+	grep -q "withdrew message 1: no reader is writing it out" "$T/werr"
+	gets "$c"
+}
+
+@test "-w: a reader whose output failed gave the message up: once the time is up, -w withdraws it, 124" {
+	local c w
+	c=$(chan)
+	bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -t 0.5 -n "$c" hello
+	w=$BGPID
+	wait_until has_queued "$c" 1
+	runs sh -c '"$@" >/dev/full' sh "${SHMR[@]}" -n "$c"
+	expect 1 "" "shmread: write error: No space left on device"
+	expect_exit "$w" 124 3
+	gets "$c"
 }
 
 @test "-w: a reader killed while writing a stream out drops the rest; -w exits 1, reader went away" {
