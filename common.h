@@ -467,9 +467,21 @@ CH_API int ch_consume(struct chan *, struct ch_batch *, size_t out,
 #define SLICE_NS	100000000LL	/* longest blind sleep: bounds recovery */
 #define NAP_NS		1000000LL	/* between two looks at a busy name */
 #define LATE_NS		10000000LL	/* a stream's writer looks at its reader */
-#define SPIN_TRIES	64		/* looks before a sleep, each after a yield */
+#define SPIN_TRIES	64		/* looks before a sleep ... */
+#define SPIN_PAUSES	16		/* ... the first after a pause, then yields */
 
 typedef int ready_fn(struct chan *, void *, int how);
+
+/* A few cycles' wait that tells the CPU we are spinning. */
+static inline void
+cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
 enum { HOW_LATE = 1, HOW_STALE = 2, HOW_WOKEN = 4 };
 
 struct rec {
@@ -986,7 +998,10 @@ spin(struct chan *c, ready_fn *ready, void *arg)
 	int i, st = CH_AGAIN;
 
 	for (i = 0; i < SPIN_TRIES && st == CH_AGAIN; i++) {
-		(void)sched_yield();
+		if (i < SPIN_PAUSES)
+			cpu_pause();
+		else
+			(void)sched_yield();
 		st = ready(c, arg, 0);
 	}
 	if (st != CH_AGAIN)
@@ -1367,24 +1382,26 @@ static int
 bells_create(struct chan *c, mode_t mode)
 {
 	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
+	mode_t mask;
 	sem_t sem;
-	int i, fd;
+	int i, fd, st = CH_OK;
 
 	memset(&sem, 0, sizeof(sem));		/* its padding too */
 	if (sem_init(&sem, 1, 0) == -1)
 		return sys(c, "sem_init");
-	for (i = 0; i < NBELL; i++) {
+	mask = umask(0);			/* the mode, exactly */
+	for (i = 0; i < NBELL && st == CH_OK; i++) {
 		obj_path(path, sizeof(path), c->sem[i], 1);
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, mode);
-		if (fd == -1 || write(fd, &sem, sizeof(sem)) != sizeof(sem) ||
-		    fchmod(fd, mode) == -1) {
-			if (fd != -1)
-				(void)close(fd);
-			return sys(c, "sem_open");
-		}
-		(void)close(fd);
+		if (fd == -1 || write(fd, &sem, sizeof(sem)) != sizeof(sem))
+			st = sys(c, "sem_open");
+		if (fd != -1)
+			(void)close(fd);
 	}
+	(void)umask(mask);
+	if (st != CH_OK)
+		return st;
 	say(c, EV_NOTE, 0, "created the semaphores %s.%08x.[%s], mode %04o",
 	    c->shm, (unsigned)c->seg->gen, BELL_LETTERS, (unsigned)mode);
 	return CH_OK;
