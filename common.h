@@ -2187,6 +2187,8 @@ ch_sync(struct chan *c)
 	    "a reader to take the message");
 	while (st == CH_ETIMEDOUT || st == CH_EINTR) {
 		gave_up = st;
+		if ((st = reader_there(c, 1, 1)) != CH_OK)
+			return st;	/* began writing it out, then died */
 		if ((st = withdraw(c)) == CH_OK) {
 			say(c, EV_NOTE, 0, "withdrew message %u: no reader is "
 			    "writing it out", c->w.seq);

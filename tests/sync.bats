@@ -97,29 +97,25 @@ waits() {
 	gets "$c"
 }
 
-# taken_then_killed NAME IN MESSAGE...: a reader of NAME takes the message
-# of a -w writer (IN, or the operands), then is killed while it writes it
-# out; the writer's pid goes to w
-taken_then_killed() {
-	local c=$1 in=$2 r
-	shift 2
+# out_blocks: a reader's output, a FIFO that nobody reads (fd 4 keeps it open)
+out_blocks() {
 	mkfifo "$T/fifo"
 	exec 4<>"$T/fifo"
+}
+
+@test "-w: a reader killed while writing a message out cannot finish: once the time is up, -w withdraws it, 124" {
+	local c r w m
+	c=$(chan)
+	m=$(head -c 100000 /dev/zero | tr '\0' x)
+	out_blocks
 	bg /dev/null "$T/fifo" /dev/null "${SHMR[@]}" -n "$c"
 	r=$BGPID
 	wait_reader "$c"
-	bg "$in" /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c" "$@"
+	bg /dev/null /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c" "$m"
 	w=$BGPID
 	wait_until file_has "$T/werr" "a reader is writing it out: waiting"
 	kill_wait KILL "$r" 137
 	exec 4>&-
-}
-
-@test "-w: a reader killed while writing a message out cannot finish: once the time is up, -w withdraws it, 124" {
-	local c w m
-	c=$(chan)
-	m=$(head -c 100000 /dev/zero | tr '\0' x)
-	taken_then_killed "$c" /dev/null "$m"
 	expect_exit "$w" 124 3
 	grep -q "withdrew message 1: no reader is writing it out" "$T/werr"
 	gets "$c"
@@ -137,11 +133,23 @@ taken_then_killed() {
 	gets "$c"
 }
 
+# The writer's input ends only once the reader, which began the stream, is
+# dead: so it was a stream for the reader too, and was written out in part.
 @test "-w: a reader killed while writing a stream out drops the rest; -w exits 1, reader went away" {
-	local c w
+	local c r w
 	c=$(chan)
-	head -c 200000 /dev/urandom >"$T/in"
-	taken_then_killed "$c" "$T/in"
+	out_blocks
+	mkfifo "$T/in"
+	exec 5<>"$T/in"
+	bg /dev/null "$T/fifo" "$T/rerr" "${SHMR[@]}" -v -n "$c"
+	r=$BGPID
+	wait_reader "$c"
+	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c"
+	w=$BGPID
+	head -c 200000 /dev/urandom >&5
+	wait_until file_has "$T/rerr" "message 1 is a stream: out as it comes"
+	kill_wait KILL "$r" 137
+	exec 4>&- 5>&-
 	expect_exit "$w" 1 3
 	[[ $(grep -v '\] ' "$T/werr") == "shmwrite: $c: reader went away" ]]
 	gets "$c"
