@@ -59,10 +59,12 @@
  *
  * WHO WRITES WHAT.  Only the wtoken holder writes head, seq, wopen, alloc
  * and the ring beyond head.  Only the rtoken holder writes tail and rin.  Any
- * reader writes abandoned.  A writer waiting with -w changes only the
- * header word of its own SYNC record, and a reader only the header word of
- * a SYNC record it takes.  Each process writes only its own slot and its
- * own bits in asleep[].  The creator writes the identity fields (magic to
+ * reader writes abandoned.  A writer waiting with -w changes the header
+ * word of its own SYNC record, and to withdraw one already TAKEN, it
+ * takes rtoken for a moment (see RECORDS); a reader changes the header
+ * word of a SYNC record it takes.  Each process writes its own slot and
+ * its own bits in asleep[]; whoever takes over a dead process's slot
+ * clears the bits the dead left.  The creator writes the identity fields (magic to
  * name) before the state becomes LIVE; nobody writes them afterwards.
  *
  * PUBLICATION, each store paired by name with the load that it serves:
@@ -119,8 +121,11 @@
  * when another reader sleeps for it.  A token given back while someone
  * sleeps for it becomes HANDOFF, and its bell is posted: HANDOFF is for the
  * waiter that the post wakes, or that wakes at the end of a slice, not for
- * the one who gave it back and came straight back: so nobody starves.  If
- * no live process sleeps for it any more, anyone may take it.
+ * the one who gave it back and came straight back.  If no live process
+ * sleeps for it any more, anyone may take it.  A bell is one semaphore for
+ * all who sleep on it, and a post may wake another than the one it was
+ * meant for: the one it was meant for then waits for its slice to end.
+ * So a waiter waits at most a slice longer than it must; nobody starves.
  *
  * BELLS.  One kind of waiter a bell: READERS and WRITERS, processes waiting
  * for the read or write token; DATA (head moved), the rtoken holder
@@ -144,8 +149,10 @@
  *    open the name takes the lock and unlinks what was made.
  *  - A writer: wtoken held by the dead.  The next writer takes it over
  *    and, if wopen names a stream, ends it with an ABORT record (there is
- *    always room for one); the reader of that stream stops with "message
- *    truncated (writer went away)".  Nothing it had not published is seen.
+ *    always room for one).  A reader of that stream does not wait for
+ *    the next writer: after a slice with head still and the wtoken holder
+ *    dead, it stops.  Either way it stops with "message truncated (writer
+ *    went away)".  Nothing the writer had not published is seen.
  *  - A reader: rtoken held by the dead.  The next reader takes it over.  A
  *    whole message that it was writing out is still queued (at least
  *    once).  The rest of a stream that it was writing out - records at
@@ -666,7 +673,7 @@ may_unlink(const struct chan *c)
 }
 
 /* With the name lock held: unlink the segment if the name still leads to it. */
-static void
+static int
 unlink_seg(struct chan *c)
 {
 	char path[sizeof(SHM_DIR) + sizeof(c->shm)];
@@ -676,18 +683,35 @@ unlink_seg(struct chan *c)
 	if (fstat(c->fd, &fst) == 0 && lstat(path, &nst) == 0 &&
 	    fst.st_ino == nst.st_ino && fst.st_dev == nst.st_dev) {
 		say(c, EV_NOTE, 0, "shm_unlink %s", c->shm);
-		(void)shm_unlink(c->shm);
+		if (shm_unlink(c->shm) == -1 && errno != ENOENT)
+			return sys(c, "shm_unlink");
 	}
+	return CH_OK;
 }
 
-static void
-unlink_bells(struct chan *c)
+/*
+ * With the name lock held: unlink the bells, then the segment (a bell
+ * is looked for only through its segment).  may_unlink() can be wrong -
+ * in a user namespace, say - so a failure is told; if the first unlink
+ * fails, nothing is gone and *intact says so.
+ */
+static int
+unlink_all(struct chan *c, int *intact)
 {
-	int i;
+	int i, r = CH_OK;
 
+	*intact = 0;
 	for (i = 0; i < NBELL; i++)
 		if (sem_unlink(c->sem[i]) == 0)
 			say(c, EV_NOTE, 0, "sem_unlink %s", c->sem[i]);
+		else if (errno != ENOENT && r == CH_OK) {
+			r = sys(c, "sem_unlink");
+			if (i == 0) {
+				*intact = 1;
+				return r;
+			}
+		}
+	return unlink_seg(c) != CH_OK ? CH_ESYS : r;
 }
 
 static void
@@ -1234,6 +1258,15 @@ remains(struct chan *c, uint32_t *gen)
 	    (h.name[0] == '\0' || strcmp(h.name, c->name) == 0);
 }
 
+/* With the name lock held, as nothing was unlinked: LIVE again. */
+static void
+take_back(struct chan *c)
+{
+	atomic_store(&c->seg->state, ST_LIVE);
+	say(c, EV_NOTE, 0, "%s: cannot remove it: taking the channel back",
+	    c->shm);
+}
+
 /*
  * The channel is not LIVE.  If the process that put it in that state has
  * died - its name lock is free - finish or undo what it did: take back
@@ -1245,7 +1278,7 @@ settle(struct chan *c)
 {
 	uint32_t state = ST_BUILDING, gen = 0, dying = ST_DYING;
 	struct stat st;
-	int r = CH_RETRY;
+	int intact, r = CH_RETRY;
 
 	if (lock_try(c->fd, LK_NAME) != 0)
 		return CH_AGAIN;		/* its owner is at work */
@@ -1271,8 +1304,12 @@ settle(struct chan *c)
 		ch_names(c, state == ST_BUILDING ? gen : c->seg->gen);
 		if (state == ST_DYING)	/* so that a death now is finished too */
 			atomic_store(&c->seg->state, ST_REMOVED);
-		unlink_bells(c);
-		unlink_seg(c);
+		if (unlink_all(c, &intact) == CH_OK)
+			;
+		else if (intact && state != ST_BUILDING)
+			take_back(c);
+		else
+			r = CH_ESYS;
 	}
 	lock_drop(c->fd, LK_NAME);
 	return r;
@@ -1384,6 +1421,7 @@ bells_create(struct chan *c, mode_t mode)
 	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
 	mode_t mask;
 	sem_t sem;
+	ssize_t n = 0;
 	int i, fd, st = CH_OK;
 
 	memset(&sem, 0, sizeof(sem));		/* its padding too */
@@ -1394,8 +1432,12 @@ bells_create(struct chan *c, mode_t mode)
 		obj_path(path, sizeof(path), c->sem[i], 1);
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, mode);
-		if (fd == -1 || write(fd, &sem, sizeof(sem)) != sizeof(sem))
-			st = sys(c, "sem_open");
+		if (fd == -1 || (n = write(fd, &sem, sizeof(sem))) !=
+		    (ssize_t)sizeof(sem)) {
+			if (fd != -1 && n >= 0)
+				errno = ENOSPC;		/* a short write */
+			st = sys(c, "cannot create a semaphore");
+		}
 		if (fd != -1)
 			(void)close(fd);
 	}
@@ -1417,7 +1459,8 @@ build(struct chan *c, int role, const struct ch_make *mk)
 {
 	struct stat st;
 	uint32_t gen;
-	int e, r;
+	const char *what;
+	int e, intact, r;
 
 	if (lock_try(c->fd, LK_NAME) != 0 || fstat(c->fd, &st) == -1 ||
 	    st.st_nlink == 0)
@@ -1445,8 +1488,11 @@ build(struct chan *c, int role, const struct ch_make *mk)
 			r = attach(c, role);
 	}
 	if (r != CH_OK) {
-		unlink_bells(c);
-		unlink_seg(c);
+		e = c->errnum;
+		what = c->what;
+		(void)unlink_all(c, &intact);
+		c->errnum = e;		/* the first failure is what we tell */
+		c->what = what;
 		return r;
 	}
 	atomic_store(&c->seg->state, ST_LIVE);
@@ -1524,16 +1570,17 @@ static void w_abort(struct chan *);
  * With the name lock held: remove the channel.  Marked REMOVED first, so
  * that if we die half-way, whoever comes next finishes (see settle()).
  */
-static void
+static int
 remove_all(struct chan *c, int wake)
 {
-	int b;
+	int b, intact, r;
 
 	atomic_store(&c->seg->state, ST_REMOVED);
 	for (b = 0; wake && b < NBELL; b++)
 		ring_bell(c, b);
-	unlink_bells(c);
-	unlink_seg(c);
+	if ((r = unlink_all(c, &intact)) != CH_OK && intact)
+		take_back(c);
+	return r;
 }
 
 /*
@@ -1559,7 +1606,7 @@ last_out(struct chan *c)
 		if (!lock_held(c->fd, LK_SLOT, NSLOT) && nothing_queued(c)) {
 			say(c, EV_NOTE, 0, "last one out, nothing queued: "
 			    "removing the channel");
-			remove_all(c, 0);
+			(void)remove_all(c, 0);
 		} else
 			atomic_store(&c->seg->state, ST_LIVE);
 	}
@@ -1599,7 +1646,7 @@ remove_once(struct chan *c)
 {
 	struct stat st;
 	uint32_t gen;
-	int r = CH_OK;
+	int intact, r = CH_OK;
 
 	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
 	if (c->fd == -1)
@@ -1622,13 +1669,12 @@ remove_once(struct chan *c)
 	    PROT_READ | PROT_WRITE)) == CH_OK &&
 	    header_ok(c->seg, c->name, c->cap)) {
 		ch_names(c, c->seg->gen);
-		remove_all(c, 1);	/* waking the sleepers */
+		r = remove_all(c, 1);	/* waking the sleepers */
 	} else if (r == CH_OK && remains(c, &gen)) {
 		say(c, EV_NOTE, 0, "%s: what a creator that died left",
 		    c->shm);
 		ch_names(c, gen);
-		unlink_bells(c);
-		unlink_seg(c);
+		r = unlink_all(c, &intact);
 	} else if (r == CH_OK)
 		r = CH_ENOTCHAN;
 	lock_drop(c->fd, LK_NAME);
@@ -1869,15 +1915,21 @@ ch_write(struct chan *c, const void *p, size_t n)
 	return CH_OK;
 }
 
-/* Only the token holder numbers messages: no need for a locked add. */
+/*
+ * Only the token holder numbers messages: no need for a locked add.  The
+ * numbers wrap: if abandoned still names this one, it names a stream of
+ * 2^32 messages ago, as nothing with this number is published yet.
+ */
 static uint32_t
 next_seq(struct chan *c)
 {
 	uint32_t seq = atomic_load_explicit(&c->seg->seq,
-	    memory_order_relaxed) + 1;
+	    memory_order_relaxed) + 1, old;
 
 	seq += seq == 0;
 	atomic_store_explicit(&c->seg->seq, seq, memory_order_relaxed);
+	old = seq;
+	(void)atomic_compare_exchange_strong(&c->seg->abandoned, &old, 0);
 	return seq;
 }
 
@@ -2145,7 +2197,8 @@ taken_ready(struct chan *c, void *arg, int how)
  * -w gave up waiting: withdraw the message (see RECORDS: SYNC).  Untaken,
  * it is withdrawn at once.  Taken, it may be withdrawn only if no live
  * reader is writing it out: a reader does that holding the read token, so
- * we take the token (free, or from the dead) and look.  CH_OK: withdrawn;
+ * we take the token (free, from the dead, or handed to a sleeper that is
+ * gone) and look.  CH_OK: withdrawn;
  * CH_AGAIN: a live reader is at it; CH_EREADER... as taken_ready().
  */
 static int
@@ -2161,8 +2214,10 @@ withdraw(struct chan *c)
 	if (atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
 		return CH_OK;		/* [S] before any reader took it */
 	held = atomic_load(&c->seg->rtoken);
-	if (held == TOKEN_HANDOFF || (held != TOKEN_FREE && alive(c, held)) ||
-	    !atomic_compare_exchange_strong(&c->seg->rtoken, &held, c->id))
+	if (held == TOKEN_HANDOFF ? live_sleeper(c, BELL_READERS) :
+	    held != TOKEN_FREE && alive(c, held))
+		return CH_AGAIN;	/* as token_ready() judges */
+	if (!atomic_compare_exchange_strong(&c->seg->rtoken, &held, c->id))
 		return CH_AGAIN;
 	hdr = atomic_load(word);
 	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) <= 0 &&

@@ -126,10 +126,24 @@ split_as() {
 	assert_no_objects "$c"
 }
 
+# drained FD: nothing is left to read in the FIFO open on FD
+drained() {
+	python3 -c 'import fcntl, struct, sys, termios
+sys.exit(struct.unpack("i", fcntl.ioctl(int(sys.argv[1]), termios.FIONREAD, bytes(4)))[0] != 0)' "$1"
+}
+
 @test "-l across reads: lines split by the pipe arrive whole" {
 	local c
 	c=$(chan)
-	{ printf 'first half'; sleep 0.2; printf ' second half\nnext\n'; } | shmw -l -n "$c"
+	mkfifo "$T/in"
+	exec 4<>"$T/in"
+	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -l -n "$c"
+	printf 'first half' >&4
+	wait_until drained 4
+	printf ' second half\nnext\n' >&4
+	exec 4>&-
+	expect_exit "$BGPID" 0
+	[[ ! -s $T/werr ]]
 	runs shmr -n "$c" -c 2
 	expect 0 $'first half second half\nnext' ""
 	assert_no_objects "$c"

@@ -96,6 +96,31 @@ load helper
 	assert_no_objects "$c"
 }
 
+# abandoned keeps the number of the last stream whose reader gave it up;
+# message numbers wrap after 2^32, so a new message may get that number.
+@test "a number given up long ago stops no new message that gets it: -w, and a stream" {
+	local c w
+	c=$(chan)
+	head -c 300000 /dev/urandom >"$T/in"
+	shmw -k -s 16K -n "$c" first
+	shmr -n "$c" >/dev/null
+	poke "$c" "$OFF_abandoned" L 2
+	bg /dev/null /dev/null "$T/werr" "${SHMW[@]}" -w -n "$c" second
+	w=$BGPID
+	runs shmr -n "$c"
+	expect 0 second ""
+	expect_exit "$w" 0
+	poke "$c" "$OFF_abandoned" L 3
+	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -n "$c"
+	w=$BGPID
+	shmr -n "$c" >"$T/out"
+	cmp "$T/in" "$T/out"
+	expect_exit "$w" 0
+	[[ ! -s $T/werr ]]
+	shmr -r -n "$c"
+	assert_no_objects "$c"
+}
+
 # line: a 200 MB line, and a short one; zeros: 300 MB of them
 line() { head -c 200000000 /dev/zero | tr '\0' x; printf '\nshort\n'; }
 zeros() { head -c 300000000 /dev/zero; }

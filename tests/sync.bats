@@ -3,6 +3,8 @@
 # write token back first, so other writers go on.  If no reader has begun
 # taking the message when the wait runs out or a signal comes, the message
 # is withdrawn: 124 (or 128+N) means "not delivered", and nobody gets it.
+# Once a live reader has begun, a signal ends -w at once, and the reader
+# delivers the message all the same.
 
 # shellcheck disable=SC2154,SC2030,SC2031 # status, output, stderr; w, set by waits(): bats runs each test in a subshell of its own
 
@@ -66,26 +68,30 @@ waits() {
 	gets "$c"
 }
 
-@test "-w: a reader that has begun taking the message is waited for, past the timeout" {
-	local c w r
-	c=$(chan)
-	mkfifo "$T/fifo"
+@test "-w: a reader that has begun taking the message is waited for, past the timeout; a signal ends -w, the reader delivers it" {
+	local c w r how
 	head -c 200000 /dev/urandom >"$T/in"
-	# the reader takes it and blocks writing it into a FIFO nobody reads yet
-	exec 4<>"$T/fifo"
-	bg /dev/null "$T/fifo" "$T/rerr" "${SHMR[@]}" -n "$c"
-	r=$BGPID
-	wait_reader "$c"
-	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c"
-	w=$BGPID
-	wait_until file_has "$T/werr" "a reader is writing it out: waiting"
-	alive "$w"
-	head -c 200000 <&4 >"$T/out"
-	exec 4>&-
-	expect_exit "$r" 0
-	expect_exit "$w" 0
-	cmp "$T/in" "$T/out"
-	assert_no_objects "$c"
+	for how in waited signalled; do
+		c=$(chan "$how")
+		rm -f "$T/fifo" "$T/werr"
+		mkfifo "$T/fifo"
+		# the reader takes it and blocks writing it into a FIFO nobody reads yet
+		exec 4<>"$T/fifo"
+		bg /dev/null "$T/fifo" "$T/rerr" "${SHMR[@]}" -n "$c"
+		r=$BGPID
+		wait_reader "$c"
+		bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 0.3 -n "$c"
+		w=$BGPID
+		wait_until file_has "$T/werr" "a reader is writing it out: waiting"
+		alive "$w"
+		[[ $how == waited ]] || kill_wait INT "$w" 130
+		head -c 200000 <&4 >"$T/out"
+		exec 4>&-
+		expect_exit "$r" 0
+		[[ $how == signalled ]] || expect_exit "$w" 0
+		cmp "$T/in" "$T/out"
+		assert_no_objects "$c"
+	done
 }
 
 @test "-w interrupted: dies of the signal, the message withdrawn" {
@@ -130,6 +136,28 @@ out_blocks() {
 	runs sh -c '"$@" >/dev/full' sh "${SHMR[@]}" -n "$c"
 	expect 1 "" "shmread: write error: No space left on device"
 	expect_exit "$w" 124 3
+	gets "$c"
+}
+
+# The read token is handed to a sleeping reader, which is stopped, then
+# killed: nobody is left to take the handoff but -w.
+@test "-w: a reader gave the message up and the read token to a sleeper that died: -w withdraws it, 124" {
+	local c r1 r2 w
+	c=$(chan)
+	bg /dev/null /dev/full "$T/r1err" "${SHMR[@]}" -v -n "$c"
+	r1=$BGPID
+	wait_until file_has "$T/r1err" "took the read token"
+	bg /dev/null /dev/null "$T/r2err" "${SHMR[@]}" -v -n "$c"
+	r2=$BGPID
+	wait_until file_has "$T/r2err" "asleep, waiting for the read token"
+	kill -STOP "$r2"
+	bg /dev/null /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 1 -n "$c" hello
+	w=$BGPID
+	expect_exit "$r1" 1
+	grep -q "gave the read token to a sleeper" "$T/r1err"
+	kill_wait KILL "$r2" 137
+	expect_exit "$w" 124 5
+	grep -q "withdrew message 1: no reader is writing it out" "$T/werr"
 	gets "$c"
 }
 
