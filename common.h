@@ -1421,7 +1421,7 @@ bells_create(struct chan *c, mode_t mode)
 	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
 	mode_t mask;
 	sem_t sem;
-	ssize_t n = 0;
+	ssize_t n;
 	int i, fd, st = CH_OK;
 
 	memset(&sem, 0, sizeof(sem));		/* its padding too */
@@ -1432,12 +1432,11 @@ bells_create(struct chan *c, mode_t mode)
 		obj_path(path, sizeof(path), c->sem[i], 1);
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, mode);
-		if (fd == -1 || (n = write(fd, &sem, sizeof(sem))) !=
-		    (ssize_t)sizeof(sem)) {
-			if (fd != -1 && n >= 0)
-				errno = ENOSPC;		/* a short write */
+		n = fd == -1 ? -1 : write(fd, &sem, sizeof(sem));
+		if (n >= 0 && n != (ssize_t)sizeof(sem))
+			errno = ENOSPC;			/* a short write */
+		if (n != (ssize_t)sizeof(sem))
 			st = sys(c, "cannot create a semaphore");
-		}
 		if (fd != -1)
 			(void)close(fd);
 	}
