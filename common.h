@@ -186,6 +186,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -315,7 +316,8 @@ enum ch_status {
 	CH_EFULL,	/* NSLOT processes are attached already */
 	CH_EDEAD,	/* left half-built by a process that died */
 	CH_EWRITER,	/* the stream we write out lost its writer */
-	CH_EREADER	/* the stream we write lost its reader */
+	CH_EREADER,	/* the stream we write lost its reader */
+	CH_EOUTPUT	/* our standard output's reader left (watch_out) */
 };
 
 /* What -v narrates: notes, and events that come fast and get summed up. */
@@ -375,8 +377,10 @@ struct chan {
 	int errnum;
 	/* settings, kept by ch_init(): the longest wait (< 0: none) ... */
 	int64_t timeout_ns;
-	/* ... and -v: the tool's narrator, or NULL */
+	/* ... -v: the tool's narrator, or NULL ... */
 	void (*narrate)(int ev, uint64_t n, const char *fmt, va_list ap);
+	/* ... and whether a wait ends once nobody reads our standard output */
+	int watch_out;
 };
 
 /*
@@ -1034,6 +1038,19 @@ spin(struct chan *c, ready_fn *ready, void *arg)
 }
 
 /*
+ * Nobody will read our standard output: the far end of its pipe or socket
+ * is closed.  So `shmread -f | head -1` ends when head does, not at the
+ * next message, as a write would end it.
+ */
+static int
+out_gone(void)
+{
+	struct pollfd p = { STDOUT_FILENO, 0, 0 };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/*
  * Sleep on bell until a post or until, once we are seen asleep, unless
  * ready() says yes by then.  How we woke goes to *how.
  */
@@ -1123,6 +1140,10 @@ await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
 			return CH_EREMOVED;
 		if ((how & HOW_LATE) && (st = check_seg(c)) != CH_OK)
 			return st;
+		if ((how & HOW_LATE) && c->watch_out && out_gone()) {
+			say(c, EV_NOTE, 0, "nobody reads our output any more");
+			return CH_EOUTPUT;
+		}
 		now = clock_ns();
 		if (deadline_ns >= 0 && now >= deadline_ns) {
 			say(c, EV_NOTE, 0, "timed out waiting for %s", what);
@@ -2872,12 +2893,21 @@ static char bus_msg[NAME_LEN + 64];
 
 /* --- parsing ----------------------------------------------------------- */
 
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
+/* The name, or NULL and why not. */
 static const char *
-parse_name(const char *s)
+parse_name(const char *s, const char **why)
 {
 	const char *n = s[0] == '/' ? s + 1 : s;
+	size_t len = strlen(n);
 
-	return ch_valid_name(n, strlen(n)) ? n : NULL;
+	if (ch_valid_name(n, len))
+		return n;
+	*why = len == 0 ? "empty" : len > NAME_LEN ? "longer than "
+	    STR(NAME_LEN) " bytes" : "letters, digits, '.', '_' and '-' only";
+	return NULL;
 }
 
 /* 4K to 1G, with K, M or G (powers of 1024); rounded up to a power of 2. */
@@ -2903,8 +2933,9 @@ parse_size(const char *s, uint64_t *cap)
 	return 0;
 }
 
+/* A mode the owner can use, and so remove, the channel with. */
 static int
-parse_mode(const char *s, mode_t *mode)
+parse_mode(const char *s, mode_t *mode, const char **why)
 {
 	unsigned long v;
 	char *end;
@@ -2914,6 +2945,10 @@ parse_mode(const char *s, mode_t *mode)
 	if (end == s || *end != '\0' || errno != 0 || v > 0777 ||
 	    !isdigit((unsigned char)s[0]))
 		return -1;
+	if ((v & 0600) != 0600) {
+		*why = "the owner needs read and write (0600)";
+		return -1;
+	}
 	*mode = (mode_t)v;
 	return 0;
 }
@@ -2952,15 +2987,17 @@ parse_duration(const char *s, int64_t *ns)
 static int
 common_option(struct opts *o, int opt, const char *arg)
 {
-	const char *what = NULL;
+	const char *what = NULL, *why = NULL;
 
 	switch (opt) {
 	case OPT_ANY:	o->mk.any_owner = 1; break;
 	case OPT_JSON:	o->json = 1; break;
 	case 'k':	o->mk.keep = 1; break;
 	case OPT_LIST:	o->action = ACT_LIST; break;
-	case 'm':	what = parse_mode(arg, &o->mk.mode) ? "mode" : NULL; break;
-	case 'n':	what = (o->name = parse_name(arg)) ? NULL : "name"; break;
+	case 'm':	what = parse_mode(arg, &o->mk.mode, &why) ? "mode" : NULL;
+			break;
+	case 'n':	what = (o->name = parse_name(arg, &why)) ? NULL : "name";
+			break;
 	case OPT_NOHEAD: o->headings = 0; break;
 	case 'r':	o->action = ACT_REMOVE; break;
 	case 's':	what = parse_size(arg, &o->mk.cap) ? "size" : NULL;
@@ -2973,7 +3010,10 @@ common_option(struct opts *o, int opt, const char *arg)
 	}
 	if (what == NULL)
 		return 0;
-	warnx("invalid %s: '%s'", what, arg);
+	if (why != NULL)
+		warnx("invalid %s: '%s': %s", what, arg, why);
+	else
+		warnx("invalid %s: '%s'", what, arg);
 	return 1;
 }
 
@@ -3083,16 +3123,22 @@ check_action(const struct opts *o, int argc)
 		warnx("operands cannot be used with %s", names[o->action]);
 		return 1;
 	}
+	if ((o->given & OPT(OPT_JSON)) && conflict(o, ~OPT(OPT_NOHEAD),
+	    "--json"))
+		return 1;
 	return conflict(o, allowed[o->action], o->action == ACT_RUN ?
 	    "sending or taking messages" : names[o->action]);
 }
 
 /* --- narration (-v) ---------------------------------------------------- */
 
-static const char *const ev_names[EV_N] = {
-	NULL, "publishes", "write-outs", "posts", "posts skipped (nobody "
-	"asleep)", "waits met by a look", "sleeps", "wake-ups by a post",
-	"slices without a post"
+static const char *const ev_names[EV_N][2] = {	/* one, more */
+	{ NULL, NULL }, { "publish", "publishes" },
+	{ "write-out", "write-outs" }, { "post", "posts" },
+	{ "post skipped (nobody asleep)", "posts skipped (nobody asleep)" },
+	{ "wait met by a look", "waits met by a look" },
+	{ "sleep", "sleeps" }, { "wake-up by a post", "wake-ups by a post" },
+	{ "slice without a post", "slices without a post" }
 };
 static struct {
 	int64_t sec;
@@ -3124,16 +3170,18 @@ static int
 tell_summary(void)
 {
 	char sum[400];
+	uint64_t bytes;
 	int e, n = 0;
 
 	for (e = 1; e < EV_N; e++)
 		if (hot.n[e] != 0 && n < (int)sizeof(sum) - 80)
 			n += snprintf(sum + n, sizeof(sum) - (size_t)n, "%s%ld "
-			    "%s", n ? ", " : "", hot.n[e], ev_names[e]);
-	if (hot.bytes[EV_PUBLISH] + hot.bytes[EV_CONSUME] != 0)
+			    "%s", n ? ", " : "", hot.n[e],
+			    ev_names[e][hot.n[e] != 1]);
+	bytes = hot.bytes[EV_PUBLISH] + hot.bytes[EV_CONSUME];
+	if (bytes != 0)
 		(void)snprintf(sum + n, sizeof(sum) - (size_t)n, "; %llu "
-		    "bytes", (unsigned long long)(hot.bytes[EV_PUBLISH] +
-		    hot.bytes[EV_CONSUME]));
+		    "byte%s", (unsigned long long)bytes, bytes == 1 ? "" : "s");
 	if (n > 0)
 		tell("in the last second, also: %s", sum);
 	memset(hot.n, 0, sizeof(hot.n));
@@ -3319,6 +3367,23 @@ fail(int st)
 	errx(1, "%s", ch_why(&ch, st));
 }
 
+/* -k, -m and -s matter only to a creator: tell one who is not. */
+static void
+warn_ignored(const struct opts *o)
+{
+	struct stat st;
+
+	if (o->setcap && ch.cap != o->mk.cap)
+		warnx("%s: exists with capacity %llu; -s ignored", ch.name,
+		    (unsigned long long)ch.cap);
+	if ((o->given & OPT('m')) && fstat(ch.fd, &st) == 0 &&
+	    (st.st_mode & 0777) != o->mk.mode)
+		warnx("%s: exists with mode %04o; -m ignored", ch.name,
+		    (unsigned)(st.st_mode & 0777));
+	if (o->mk.keep && !(ch.seg->flags & SEG_KEEP))
+		warnx("%s: exists, not kept; -k ignored", ch.name);
+}
+
 /* Open the channel for role 'r' or 'w', as the options say. */
 static void
 tool_open(const struct opts *o, int role)
@@ -3332,9 +3397,8 @@ tool_open(const struct opts *o, int role)
 		fail(st);
 	(void)snprintf(bus_msg, sizeof(bus_msg), "%s: %s: channel truncated\n",
 	    program_invocation_short_name, ch.name);
-	if (!ch.created && o->setcap && ch.cap != o->mk.cap)
-		warnx("%s: exists with capacity %llu; -s ignored", ch.name,
-		    (unsigned long long)ch.cap);
+	if (!ch.created)
+		warn_ignored(o);
 }
 
 static void

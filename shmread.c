@@ -10,7 +10,7 @@ static const struct tool shmread = {
 	"               [--any-owner]\n"
 	"       shmread -r [-v] [-n name]\n"
 	"       shmread --status [--json] [-n name]\n"
-	"       shmread --list [--json] [--no-headings]\n",
+	"       shmread --list [--json | --no-headings]\n",
 
 	"Take the oldest message out of a shared memory channel and write it\n"
 	"to standard output; wait for one if there is none.  shmwrite(1) puts\n"
@@ -87,8 +87,12 @@ take(long count)
 	int st;
 
 	while (count != 0) {
-		if ((st = ch_next(&ch, &batch, count < 0 ? BATCH_REC : count))
-		    != CH_OK)
+		st = ch_next(&ch, &batch, count < 0 ? BATCH_REC : count);
+		if (st == CH_EOUTPUT) {
+			errno = EPIPE;		/* as a write would have told */
+			output_failed();
+		}
+		if (st != CH_OK)
 			fail(st);
 		put_out(&batch, &count);
 	}
@@ -155,6 +159,7 @@ main(int argc, char *argv[])
 		return tool_act(&o);
 
 	tool_open(&o, 'r');
+	ch.watch_out = 1;
 	take(count);
 	tool_close();
 	return 0;

@@ -14,7 +14,7 @@ static const struct tool shmwrite = {
 	"                [--any-owner] [message ...]\n"
 	"       shmwrite -r [-v] [-n name]\n"
 	"       shmwrite --status [--json] [-n name]\n"
-	"       shmwrite --list [--json] [--no-headings]\n",
+	"       shmwrite --list [--json | --no-headings]\n",
 
 	"Put a message into a shared memory channel: the operands, joined by\n"
 	"spaces, with a newline; or each line of standard input (-l, -z); or\n"

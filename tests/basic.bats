@@ -155,13 +155,14 @@ modes_of() { objects "$1" | xargs stat -c %a | sort -u; }
 @test "-m: the exact mode for all five objects whatever the umask, whoever creates; only on creation" {
 	local c m um i=0
 	for um in 000 077; do
-		for m in '' 644 0 777 0640; do
+		for m in '' 644 660 777 0640; do
 			i=$((i + 1))
 			c=$(chan "w$i")
 			(umask "$um" && shmw -n "$c" ${m:+-m "$m"} x)
 			assert_objects "$c"
 			[[ $(modes_of "$c") == "$(printf '%o' "0${m:-600}")" ]]
-			shmw -n "$c" -m 0666 y
+			runs shmw -n "$c" -m 0666 y
+			expect 0 "" "shmwrite: $c: exists with mode $(printf '%04o' "0${m:-600}"); -m ignored"
 			[[ $(modes_of "$c") == "$(printf '%o' "0${m:-600}")" ]]
 			shmr -n "$c" -c 2 >/dev/null
 			assert_no_objects "$c"
@@ -206,13 +207,21 @@ EOF
 	assert_no_objects "$c"
 }
 
-@test "-k: a kept channel stays when empty, until -r" {
+@test "-k: a kept channel stays when empty, until -r; only on creation, with one warning" {
 	local c
 	c=$(chan)
+	shmw -n "$c" zero
+	runs shmw -k -n "$c" ignored
+	expect 0 "" "shmwrite: $c: exists, not kept; -k ignored"
+	runs shmr -n "$c" -c 2
+	expect 0 $'zero\nignored' ""
+	assert_no_objects "$c"
 	shmw -k -n "$c" one
 	[[ $(field "$c" kept) == yes ]]
-	runs shmr -n "$c"
-	expect 0 one ""
+	runs shmw -k -n "$c" still
+	expect 0 "" ""
+	runs shmr -n "$c" -c 2
+	expect 0 $'one\nstill' ""
 	assert_objects "$c"
 	runs shmr -n "$c" -t 0
 	expect 124 "" ""
@@ -281,6 +290,30 @@ EOF
 	if (($(grep -c published "$T/werr") >= 10)); then
 		grep -qE "in the last second, also: [0-9]+ publishes" "$T/werr"
 	fi
+	assert_no_objects "$c"
+}
+
+# follow_head FIRST NAME: after the shell command FIRST, shmread -f into
+# head -n 1, in the background; what head printed, then the statuses
+# (shmread's, head's), in $T/out
+follow_head() {
+	# shellcheck disable=SC2016 # for bash -c
+	bg /dev/null "$T/out" "$T/err" bash -c "$1"'; "$1" -f -n "$2" | head -n 1; echo "${PIPESTATUS[*]}"' bash "$SHMREAD" "$2"
+}
+
+@test "-f into a pipe whose reader left ends as a write there would, without waiting for another message" {
+	local c
+	c=$(chan)
+	shmw -n "$c" one
+	follow_head ":" "$c"
+	expect_exit "$BGPID" 0
+	[[ $(cat "$T/out") == $'one\n141 0' && ! -s $T/err ]]
+	assert_no_objects "$c"
+	shmw -n "$c" one
+	follow_head "trap '' PIPE" "$c"
+	expect_exit "$BGPID" 0
+	[[ $(cat "$T/out") == $'one\n1 0' ]]
+	[[ $(cat "$T/err") == "shmread: write error: Broken pipe" ]]
 	assert_no_objects "$c"
 }
 

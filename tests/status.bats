@@ -75,8 +75,10 @@ load helper
 	grep -E "^$b +$(id -un) +0644 +1M +0 +0 +0 +yes +live$" <<<"$output"
 	grep -E "^$z +$(id -un) +0600 +1M +4 +1 +0 +no +live$" <<<"$output"
 	[[ $(grep -E "^$(chan_prefix)" <<<"$output" | cut -c1-${#a} | tr '\n' ' ') == "$a $b $z " ]]
-	# aligned: each column starts at the same place on every line
-	[[ $(awk '{ print index($0, $2) }' <<<"$output" | sort -u | wc -l) -eq 1 ]]
+	# aligned: OWNER starts at the same place on the header and our lines
+	# (others' may be anything: other tests run at the same time)
+	[[ $(grep -E "^(NAME|$(chan_prefix))" <<<"$output" |
+		awk '{ print index($0, " " $2 " ") }' | sort -u | wc -l) -eq 1 ]]
 	runs "$SHMWRITE" --list --no-headings
 	[[ $status -eq 0 && ${lines[0]} != NAME* ]]
 	grep -E "^$a " <<<"$output"

@@ -27,17 +27,23 @@ both() {
 }
 
 @test "bad option values: invalid what: 'value', for both tools" {
-	local v long
+	local v long why
 	long=$(chan)$(repeat x 201)
 	for v in "" / a/b 'a b' a@x /a/b "$long"; do
-		usage_error shmwrite "shmwrite: invalid name: '$v'" -n "$v" hello
-		usage_error shmread "shmread: invalid name: '$v'" -n "$v"
+		why="letters, digits, '.', '_' and '-' only"
+		[[ $v != "" && $v != / ]] || why=empty
+		[[ $v != "$long" ]] || why="longer than 200 bytes"
+		usage_error shmwrite "shmwrite: invalid name: '$v': $why" -n "$v" hello
+		usage_error shmread "shmread: invalid name: '$v': $why" -n "$v"
 	done
 	for v in 0 3X 1T 4095 2G 1025M -1 -4K K '' 1.5M 4KK ' 4K'; do
 		both "invalid size: '$v'" -s "$v"
 	done
 	for v in 999 8 abc 01000 '' -1 0x1ff 0778 ' 7'; do
 		both "invalid mode: '$v'" -m "$v"
+	done
+	for v in 0 0400 0200 066 0477; do
+		both "invalid mode: '$v': the owner needs read and write (0600)" -m "$v"
 	done
 	for v in -1 abc 1e3 0x10 nan inf '' 1x 1ss -0.5 . s 1.2.3 ' 1' 1S; do
 		both "invalid duration: '$v'" -t "$v"
@@ -78,6 +84,8 @@ shmread -k cannot be used with -r|-r -k
 shmread -t cannot be used with --list|--list -t 1
 shmread -n cannot be used with --list|--list -n x
 shmread --no-headings cannot be used with --status|--status --no-headings
+shmread --no-headings cannot be used with --json|--list --json --no-headings
+shmwrite --no-headings cannot be used with --json|--list --no-headings --json
 shmread --any-owner cannot be used with --status|--status --any-owner
 shmread -f cannot be used with -r|-r -f
 shmread unexpected operand: 'extra'|extra
