@@ -160,13 +160,13 @@ next_intact() {
 	next_intact "$c"
 }
 
-@test "a creator killed while it sizes and allocates the segment: the next process rebuilds the channel at once" {
+@test "a creator killed while it sizes and allocates the segment: the next process rebuilds the channel at once; a file size limit is an error" {
 	local c d n
 	c=$(chan)
+	# a file size limit is an error to tell, not a death: nothing is left
 	runs bash -c 'ulimit -f 1000; exec "$@"' bash "$SHMWRITE" -n "$c" hello
-	[[ $status -eq 153 ]]
-	[[ -e /dev/shm/shmrw.$c ]]
-	next_intact "$c"
+	expect 1 "" "shmwrite: $c: cannot allocate the segment: File too large"
+	assert_no_objects "$c"
 	for d in 0.001 0.003 0.01 0.03 0.1; do
 		timeout -s KILL "$d" "$SHMWRITE" -s 512M -n "$c" hi || true
 		runs shmw -t 0 -n "$c" after
@@ -195,6 +195,31 @@ next_intact() {
 		[[ $how == header ]] || : >"/dev/shm/shmrw.$c"
 		[[ $how == header ]] || { shmr -r -n "$c"; assert_no_objects "$c"; }
 	done
+}
+
+# In the sticky /dev/shm another user may not unlink root's remains; so
+# it builds the channel in them, if the creator had written nothing.
+@test "what a dead creator leaves of a shared channel: another user builds it there, unless a header was written" {
+	local c how
+	need_root
+	for how in empty sized; do
+		c=$(chan "$how")
+		: >"/dev/shm/shmrw.$c"
+		[[ $how == empty ]] || truncate -s $((HDRSZ + 1048576)) "/dev/shm/shmrw.$c"
+		chmod 0666 "/dev/shm/shmrw.$c"
+		runs as_nobody "$SHMWRITE" -t 1 -n "$c" "from nobody"
+		expect 0 "" ""
+		[[ $(field "$c" state) == live && $(field "$c" mode) == 0666 ]]
+		assert_objects "$c"
+		gets "$c" "from nobody"
+	done
+	c=$(chan header)
+	shmw -k -m 0666 -n "$c" x
+	shmr -n "$c" >/dev/null
+	poke "$c" "$OFF_state" V "$ST_BUILDING"
+	runs as_nobody "$SHMWRITE" -t 1 -n "$c" "from nobody"
+	expect 1 "" "shmwrite: $c: left half-built by a process that died"
+	next_intact "$c"
 }
 
 @test "a live creator is waited for; once it dies, the next process goes on" {
