@@ -147,9 +147,8 @@
  * CRASHES: what a dead process leaves, and who repairs it.
  *  - A creator: BUILDING with the name lock free.  The next process to
  *    open the name takes the lock and unlinks what was made; one that may
- *    not unlink it (another user's, in the sticky /dev/shm) builds the
- *    channel in it if the header was not written yet, and otherwise can
- *    only say so (left half-built) until the owner or root comes.
+ *    not unlink it (another user's, in the sticky /dev/shm) can only say
+ *    so (left half-built) until the owner or root comes.
  *  - A writer: wtoken held by the dead.  The next writer takes it over
  *    and, if wopen names a stream, ends it with an ABORT record (there is
  *    always room for one).  A reader of that stream does not wait for
@@ -1297,34 +1296,8 @@ take_back(struct chan *c)
  * what a last process out was about to remove, remove what a creator or
  * a remover left.  Then look again.
  */
-static int build(struct chan *, int, const struct ch_make *);
-
-/*
- * With the name lock held: the remains of a creation that died before it
- * wrote anything (no bells), in an object we may not unlink (another
- * user's, in the sticky /dev/shm).  Build the channel in it, with the
- * object's mode, as its creator would have.
- */
 static int
-rebuild(struct chan *c, int role, const struct ch_make *mk)
-{
-	struct ch_make m = *mk;
-	struct stat st;
-
-	if (fstat(c->fd, &st) == -1)
-		return sys(c, "fstat");
-	m.mode = st.st_mode & 0777;
-	if (c->seg != NULL)
-		(void)munmap(c->seg, SEG_HDRSZ + c->cap);
-	c->seg = NULL;
-	c->created = 1;			/* as good as */
-	say(c, EV_NOTE, 0, "%s: its creator died before it wrote anything: "
-	    "building it, mode %04o", c->shm, (unsigned)m.mode);
-	return build(c, role, &m);
-}
-
-static int
-settle(struct chan *c, int role, const struct ch_make *mk)
+settle(struct chan *c)
 {
 	uint32_t state = ST_BUILDING, gen = 0, dying = ST_DYING;
 	struct stat st;
@@ -1346,8 +1319,6 @@ settle(struct chan *c, int role, const struct ch_make *mk)
 			    "taking the channel back", c->shm);
 	} else if (state == ST_BUILDING && !remains(c, &gen))
 		r = CH_ENOTCHAN;
-	else if (state == ST_BUILDING && !may_unlink(c) && gen == 0)
-		r = rebuild(c, role, mk);
 	else if (!may_unlink(c))
 		r = state == ST_BUILDING ? CH_EDEAD : CH_EREMOVED;
 	else {
@@ -1443,18 +1414,18 @@ join(struct chan *c, int role, const struct ch_make *mk)
 	if (st.st_nlink == 0)
 		return CH_AGAIN;		/* removed since we opened it */
 	if ((uint64_t)st.st_size < SEG_HDRSZ + MIN_CAP)
-		return settle(c, role, mk);
+		return settle(c);
 	cap = (uint64_t)st.st_size - SEG_HDRSZ;
 	if (cap > MAX_CAP || (cap & (cap - 1)) != 0)
 		return CH_ENOTCHAN;
 	if ((r = seg_map(c, cap, PROT_READ | PROT_WRITE)) != CH_OK)
 		return r;
 	if ((state = atomic_load(&c->seg->state)) == ST_BUILDING)
-		return settle(c, role, mk);
+		return settle(c);
 	if (!header_ok(c->seg, c->name, cap) || state > ST_REMOVED)
 		return CH_ENOTCHAN;
 	if (state != ST_LIVE)
-		return settle(c, role, mk);
+		return settle(c);
 	ch_names(c, c->seg->gen);
 	return attach(c, role);
 }
@@ -1501,10 +1472,9 @@ bells_create(struct chan *c, mode_t mode)
 }
 
 /*
- * We created the object, or rebuild() found it empty: build the channel
- * under the name lock.  If we cannot have the lock, someone took our
- * empty object for the remains of a creator that died, and removes or
- * rebuilds it: start again.
+ * We created the object: build the channel under the name lock.  If we
+ * cannot have the lock, someone took our empty object for the remains of
+ * a creator that died, and removes it: start again.
  */
 static int
 build(struct chan *c, int role, const struct ch_make *mk)
@@ -1542,8 +1512,6 @@ build(struct chan *c, int role, const struct ch_make *mk)
 	if (r != CH_OK) {
 		e = c->errnum;
 		what = c->what;
-		if (c->seg != NULL && !may_unlink(c))	/* remains again */
-			memset(c->seg, 0, sizeof(*c->seg));
 		(void)unlink_all(c, &intact);
 		c->errnum = e;		/* the first failure is what we tell */
 		c->what = what;
