@@ -1327,12 +1327,12 @@ settle(struct chan *c)
 		ch_names(c, state == ST_BUILDING ? gen : c->seg->gen);
 		if (state == ST_DYING)	/* so that a death now is finished too */
 			atomic_store(&c->seg->state, ST_REMOVED);
-		if (unlink_all(c, &intact) == CH_OK)
-			;
-		else if (intact && state != ST_BUILDING)
-			take_back(c);
-		else
-			r = CH_ESYS;
+		if (unlink_all(c, &intact) != CH_OK) {
+			if (intact && state != ST_BUILDING)
+				take_back(c);
+			else
+				r = CH_ESYS;
+		}
 	}
 	lock_drop(c->fd, LK_NAME);
 	return r;
@@ -2879,7 +2879,6 @@ struct tool {
 struct opts {
 	const char *name;
 	struct ch_make mk;
-	int setcap;		/* -s given */
 	int64_t timeout_ns;	/* < 0: none */
 	int action;
 	int verbose, json, headings;
@@ -3002,8 +3001,7 @@ common_option(struct opts *o, int opt, const char *arg)
 			break;
 	case OPT_NOHEAD: o->headings = 0; break;
 	case 'r':	o->action = ACT_REMOVE; break;
-	case 's':	what = parse_size(arg, &o->mk.cap) ? "size" : NULL;
-			o->setcap = 1; break;
+	case 's':	what = parse_size(arg, &o->mk.cap) ? "size" : NULL; break;
 	case OPT_STATUS: o->action = ACT_STATUS; break;
 	case 't':	what = parse_duration(arg, &o->timeout_ns) ? "duration" :
 			    NULL; break;
@@ -3377,7 +3375,7 @@ warn_ignored(const struct opts *o)
 {
 	struct stat st;
 
-	if (o->setcap && ch.cap != o->mk.cap)
+	if ((o->given & OPT('s')) && ch.cap != o->mk.cap)
 		warnx("%s: exists with capacity %llu; -s ignored", ch.name,
 		    (unsigned long long)ch.cap);
 	if ((o->given & OPT('m')) && fstat(ch.fd, &st) == 0 &&

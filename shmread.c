@@ -17,7 +17,7 @@ static const struct tool shmread = {
 	"messages in.\n"
 	"\n"
 	"  -c, --count=N        take N messages, one after the other (1)\n"
-	"  -f, --follow         take messages until killed\n"
+	"  -f, --follow         take messages until killed, or nobody reads them\n"
 	HELP_COMMON
 	"\n"
 	"Exit status: 0 taken, 1 error, 2 usage, 124 timed out, 128+N killed\n"
