@@ -1,5 +1,5 @@
 # shmwrite, shmread - see README.md
-VERSION = 2.0
+VERSION = 3.0
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -11,13 +11,16 @@ CPPFLAGS += -D_GNU_SOURCE -DVERSION=\"$(VERSION)\"
 LDLIBS += -pthread -lrt
 
 BIN = shmwrite shmread
+# the test build: the same tools with the injection points of common.h
+INJ = tests/inject/shmwrite tests/inject/shmread
 MAN = man/shmwrite.1 man/shmread.1
 SH = tests/helper.bash tests/*.sh tests/need .ci/run
 JOBS ?= 2
 # The sanitizer build lives apart, so that it leaves the user's build alone.
 SANDIR = tests/sanitize
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all
+	-fno-sanitize-recover=all -DSHM_INJECT
+TSANFLAGS = -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 
 # bats, in parallel when GNU parallel is there (PARALLEL: its options)
 BATS = PARALLEL=--will-cite bats $$(command -v parallel >/dev/null && \
@@ -25,32 +28,41 @@ BATS = PARALLEL=--will-cite bats $$(command -v parallel >/dev/null && \
 
 all: $(BIN)
 
-shmwrite: shmwrite.c common.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ shmwrite.c $(LDLIBS)
+$(BIN): %: %.c common.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
-shmread: shmread.c common.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ shmread.c $(LDLIBS)
+$(INJ): tests/inject/%: %.c common.h
+	@mkdir -p tests/inject
+	$(CC) $(CPPFLAGS) -DSHM_INJECT $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # prints the segment's layout for the tests, from the C struct itself
 tests/layout: tests/layout.c common.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-variable \
 	    $(LDFLAGS) -o $@ tests/layout.c $(LDLIBS)
 
-check: all tests/layout
+# a writer and a reader as two threads on one mapping, under ThreadSanitizer
+tests/tsan: tests/tsan.c common.h
+	clang $(CPPFLAGS) $(TSANFLAGS) -o $@ tests/tsan.c $(LDLIBS)
+
+check: all tests/layout $(INJ)
 	@sh tests/need bats:bats '?parallel:parallel' python3:python3
+	@if command -v clang >/dev/null; then $(MAKE) -s tests/tsan; else \
+	    echo "check: no clang: the ThreadSanitizer test is skipped"; fi
 	$(BATS) tests
 
 # The same suite against AddressSanitizer and UBSan builds (needs clang).
 check-sanitize: tests/layout
 	@sh tests/need bats:bats '?parallel:parallel' python3:python3 clang:clang
+	$(MAKE) -s tests/tsan
 	mkdir -p $(SANDIR)
 	for p in $(BIN); do \
 	    clang $(CPPFLAGS) $(SANFLAGS) -o $(SANDIR)/$$p $$p.c $(LDLIBS) || exit; \
 	done
-	SHMBIN=$(CURDIR)/$(SANDIR) TMULT=3 ASAN_OPTIONS=detect_leaks=1 \
+	SHMBIN=$(CURDIR)/$(SANDIR) SHMIBIN=$(CURDIR)/$(SANDIR) TMULT=3 \
+	    ASAN_OPTIONS=detect_leaks=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1 $(BATS) tests
 
-check-valgrind: all tests/layout
+check-valgrind: all tests/layout $(INJ)
 	@sh tests/need bats:bats valgrind:valgrind
 	SHM_VALGRIND=1 $(BATS) tests/basic.bats tests/stream.bats tests/sync.bats \
 	    tests/timeout.bats
@@ -78,6 +90,11 @@ bench: all tests/anchor
 	@sh tests/need mbuffer:mbuffer time:time taskset:util-linux
 	bash tests/bench.sh
 
+# one-line mutants of common.h, each run against the suite (slow)
+mutate: all
+	@sh tests/need bats:bats '?parallel:parallel' python3:python3
+	bash tests/mutate
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
 	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)
@@ -88,7 +105,8 @@ uninstall:
 	cd $(DESTDIR)$(MANPREFIX)/man1 && rm -f shmwrite.1 shmread.1
 
 clean:
-	rm -f $(BIN) tests/layout tests/anchor
-	rm -rf $(SANDIR)
+	rm -f $(BIN) tests/layout tests/anchor tests/tsan
+	rm -rf $(SANDIR) tests/inject
 
-.PHONY: all bench check check-sanitize check-valgrind clean demo install lint uninstall
+.PHONY: all bench check check-sanitize check-valgrind clean demo install lint mutate \
+	uninstall

@@ -206,7 +206,7 @@
 /* ==== Part 1: the wire format ========================================= */
 
 #define SEG_MAGIC	"shmrw\0\r\n"
-#define SEG_VERSION	2		/* bumped on every change of layout */
+#define SEG_VERSION	3		/* bumped on every change of layout */
 #define SEG_HDRSZ	4096		/* the header page; the ring follows */
 #define SEG_KEEP	1U		/* flags: kept when empty (-k) */
 #define NSLOT		256		/* processes attached at once */
@@ -258,6 +258,7 @@ struct seg {
 	uint32_t flags;			/* SEG_KEEP */
 	_Atomic uint32_t state;
 	_Atomic uint64_t wtoken, rtoken;
+	_Atomic int32_t namepid;	/* the name lock's holder, if it says */
 
 	_Alignas(64) _Atomic uint64_t head;
 	_Atomic uint32_t seq;		/* the last message number used */
@@ -285,6 +286,7 @@ SEG_AT(flags, 24);
 SEG_AT(state, 28);
 SEG_AT(wtoken, 32);
 SEG_AT(rtoken, 40);
+SEG_AT(namepid, 48);
 SEG_AT(head, 64);
 SEG_AT(seq, 72);
 SEG_AT(wopen, 76);
@@ -319,7 +321,8 @@ enum ch_status {
 	CH_EDEAD,	/* left half-built by a process that died */
 	CH_EWRITER,	/* the stream we write out lost its writer */
 	CH_EREADER,	/* the stream we write lost its reader */
-	CH_EOUTPUT	/* our standard output's reader left (watch_out) */
+	CH_EOUTPUT,	/* our standard output's reader left (watch_out) */
+	CH_EBUSY	/* a live process builds or removes it (see namepid) */
 };
 
 /* What -v narrates: notes, and events that come fast and get summed up. */
@@ -372,6 +375,7 @@ struct chan {
 	uint64_t id;		/* epoch << 32 | slot + 1 */
 	int created;		/* we made it */
 	int broken;		/* not to be touched again */
+	pid_t busy_pid;		/* -r: who holds the name lock (0: unknown) */
 	struct ch_writer w;
 	struct ch_reader r;
 	/* the last error: the call that failed (or NULL), and its errno */
@@ -485,6 +489,63 @@ CH_API int ch_consume(struct chan *, struct ch_batch *, size_t out,
 
 typedef int ready_fn(struct chan *, void *, int how);
 
+/*
+ * Injection points, in the test build only (cc -DSHM_INJECT; make check
+ * builds it in tests/inject): a test stops, kills or delays a process at
+ * a named step of the protocol, runs a competitor, and lets it go on.
+ * SHMRW_INJECT is a list of POINT[@HIT]=ACTION, comma-separated: at the
+ * HIT-th pass (default 1) through POINT, ACTION: stop (SIGSTOP: the test
+ * sends SIGCONT), kill (SIGKILL), or a number: sleep that many ms.  A
+ * POINT of * matches every point.  In any other build INJECT() is nothing.
+ */
+#ifdef SHM_INJECT
+static void
+inject(const char *point)
+{
+	static struct { char point[40], action[16]; long hit, seen; } spec[16];
+	static int nspec = -1;
+	const char *env, *p;
+	char item[64];
+	int i, n;
+
+	if (nspec < 0) {
+		nspec = 0;
+		for (p = (env = getenv("SHMRW_INJECT")) ? env : ""; *p != '\0' &&
+		    nspec < 16; p += n + (p[n] == ',')) {
+			n = (int)strcspn(p, ",");
+			(void)snprintf(item, sizeof(item), "%.*s", n, p);
+			spec[nspec].hit = 1;
+			if (sscanf(item, "%39[^@=]@%ld=%15s", spec[nspec].point,
+			    &spec[nspec].hit, spec[nspec].action) == 3 ||
+			    sscanf(item, "%39[^@=]=%15s", spec[nspec].point,
+			    spec[nspec].action) == 2)
+				nspec++;
+		}
+	}
+	for (i = 0; i < nspec; i++) {
+		if (strcmp(spec[i].point, point) != 0 &&
+		    strcmp(spec[i].point, "*") != 0)
+			continue;
+		if (++spec[i].seen != spec[i].hit)
+			continue;
+		if (strcmp(spec[i].action, "stop") == 0)
+			(void)raise(SIGSTOP);
+		else if (strcmp(spec[i].action, "kill") == 0)
+			(void)raise(SIGKILL);
+		else {
+			struct timespec ts = { 0, atol(spec[i].action) % 1000 *
+			    1000000L };
+
+			ts.tv_sec = atol(spec[i].action) / 1000;
+			(void)nanosleep(&ts, NULL);
+		}
+	}
+}
+#define INJECT(point)	inject(point)
+#else
+#define INJECT(point)	((void)0)
+#endif
+
 /* A few cycles' wait that tells the CPU we are spinning. */
 static inline void
 cpu_pause(void)
@@ -547,9 +608,9 @@ corrupt(struct chan *c)
 }
 
 static void
-nap(void)
+nap(int64_t ns)
 {
-	struct timespec ts = { 0, NAP_NS };
+	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
 
 	(void)nanosleep(&ts, NULL);
 }
@@ -686,6 +747,7 @@ unlink_seg(struct chan *c)
 	struct stat fst, nst;
 
 	obj_path(path, sizeof(path), c->shm, 0);
+	INJECT("unlink.seg");
 	if (fstat(c->fd, &fst) == 0 && lstat(path, &nst) == 0 &&
 	    fst.st_ino == nst.st_ino && fst.st_dev == nst.st_dev) {
 		say(c, EV_NOTE, 0, "shm_unlink %s", c->shm);
@@ -707,7 +769,8 @@ unlink_all(struct chan *c, int *intact)
 	int i, r = CH_OK;
 
 	*intact = 0;
-	for (i = 0; i < NBELL; i++)
+	for (i = 0; i < NBELL; i++) {
+		INJECT("unlink.sem");
 		if (sem_unlink(c->sem[i]) == 0)
 			say(c, EV_NOTE, 0, "sem_unlink %s", c->sem[i]);
 		else if (errno != ENOENT && r == CH_OK) {
@@ -717,6 +780,7 @@ unlink_all(struct chan *c, int *intact)
 				return r;
 			}
 		}
+	}
 	return unlink_seg(c) != CH_OK ? CH_ESYS : r;
 }
 
@@ -879,16 +943,19 @@ slot_alive(const struct chan *c, int s)
 	return s == c->slot || lock_held(c->fd, LK_SLOT + s, 1);
 }
 
-/* Is the process known by id attached?  Garbage is not. */
+/*
+ * Is another process known by id attached?  Garbage is not, and neither
+ * is an id in our own slot: a token that names us while we do not hold
+ * it was scribbled, and is taken back rather than waited for.
+ */
 static int
 alive(const struct chan *c, uint64_t id)
 {
 	uint32_t s = (uint32_t)id;
 
-	if (id == TOKEN_FREE || id >= TOKEN_HANDOFF || s < 1 || s > NSLOT)
+	if (id == TOKEN_FREE || id >= TOKEN_HANDOFF || s < 1 || s > NSLOT ||
+	    (int)s - 1 == c->slot)
 		return 0;
-	if ((int)s - 1 == c->slot)
-		return id == c->id;
 	return (id >> 32) == atomic_load(&c->seg->slot[s - 1].epoch) &&
 	    lock_held(c->fd, LK_SLOT + (off_t)s - 1, 1);
 }
@@ -1070,6 +1137,7 @@ doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
 	if ((s = bell_sem(c, bell, &st)) == NULL)
 		return st;
 	atomic_fetch_or(word, bit);
+	INJECT("sleep.set");
 	atomic_thread_fence(memory_order_seq_cst);	/* [B2] */
 	if ((st = ready(c, arg, 0)) == CH_AGAIN) {
 		say(c, EV_SLEEP, 0, "sem_clockwait %s: asleep, waiting for %s",
@@ -1083,6 +1151,7 @@ doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
 			    "looking around", SLICE_NS / 1000000);
 		} else if (errno != EINTR)
 			st = sys(c, "sem_clockwait");
+		INJECT("sleep.woken");
 	}
 	atomic_fetch_and(word, ~bit);
 	return st;
@@ -1177,6 +1246,19 @@ token(struct chan *c, int bell)
 }
 
 /*
+ * Has a token that holds held no holder left to wait for: a dead one, or
+ * us (see alive()), or a HANDOFF that no live process sleeps for any
+ * more?  The one judgement of it, for takers and for withdraw().
+ */
+static int
+holder_gone(struct chan *c, int bell, uint64_t held)
+{
+	if (held == TOKEN_HANDOFF)
+		return !live_sleeper(c, bell);
+	return !alive(c, held);
+}
+
+/*
  * A HANDOFF is for a waiter that a post or a slice woke, not for whoever
  * gave the token back and came straight back: unless no live process
  * sleeps for it any more.
@@ -1190,17 +1272,12 @@ token_ready(struct chan *c, void *arg, int how)
 
 	if (atomic_compare_exchange_strong(tok, &held, c->id))
 		return CH_OK;
-	if (held == TOKEN_HANDOFF) {
-		if (!(how & (HOW_WOKEN | HOW_STALE)) &&
-		    !((how & HOW_LATE) && !live_sleeper(c, t->bell)))
-			return CH_AGAIN;
-		return atomic_compare_exchange_strong(tok, &held, c->id) ?
-		    CH_OK : CH_AGAIN;
-	}
-	if (!(how & HOW_LATE) || alive(c, held) ||
-	    !atomic_compare_exchange_strong(tok, &held, c->id))
+	if (!(held == TOKEN_HANDOFF && (how & (HOW_WOKEN | HOW_STALE))) &&
+	    (!(how & HOW_LATE) || !holder_gone(c, t->bell, held)))
 		return CH_AGAIN;
-	t->tookover = 1;
+	if (!atomic_compare_exchange_strong(tok, &held, c->id))
+		return CH_AGAIN;
+	t->tookover = held != TOKEN_HANDOFF;
 	return CH_OK;
 }
 
@@ -1213,9 +1290,11 @@ token_take(struct chan *c, int bell, int *tookover)
 
 	st = await(c, bell, token_ready, &t, HOW_LATE, deadline(c),
 	    bell == BELL_WRITERS ? "the write token" : "the read token");
-	if (st == CH_OK)
+	if (st == CH_OK) {
 		say(c, EV_NOTE, 0, "took the %s token%s", which,
 		    t.tookover ? " from a process that died" : "");
+		INJECT("token.taken");
+	}
 	*tookover = t.tookover;
 	return st;
 }
@@ -1235,12 +1314,33 @@ token_give(struct chan *c, int bell)
 		say(c, EV_NOTE, 0, "gave the %s token to a sleeper",
 		    bell == BELL_WRITERS ? "write" : "read");
 		post(c, bell, 1);
-	} else
+		INJECT("token.handoff");
+	} else {
 		say(c, EV_NOTE, 0, "gave back the %s token",
 		    bell == BELL_WRITERS ? "write" : "read");
+		INJECT("token.given");
+	}
 }
 
 /* --- opening ----------------------------------------------------------- */
+
+/*
+ * May a channel have this mode?  Each class - owner, group, others - may
+ * read and write it, or neither: whoever could only read it could hold
+ * locks on it (an OFD read lock needs no more) and stop those who use it.
+ */
+static int
+ch_mode_ok(mode_t mode)
+{
+	int k;
+
+	if ((mode & 0600) != 0600)
+		return 0;
+	for (k = 0; k < 9; k += 3)
+		if (((mode >> k) & 4) != ((mode >> k) & 2) << 1)
+			return 0;
+	return 1;
+}
 
 /* Is the object one that we may take for a channel? */
 static int
@@ -1263,16 +1363,18 @@ check_object(struct chan *c, const struct stat *st, int any_owner)
 static int
 remains(struct chan *c, uint32_t *gen)
 {
-	static const char zero[SEG_HDRSZ];
-	static struct seg h;
+	struct seg h;
 	ssize_t n = pread(c->fd, &h, sizeof(h), 0);
+	size_t i;
 
 	*gen = 0;
 	if (n == 0)
 		return 1;
 	if (n != (ssize_t)sizeof(h))
 		return 0;
-	if (memcmp(&h, zero, sizeof(h)) == 0)
+	for (i = 0; i < sizeof(h) && ((const char *)&h)[i] == 0; i++)
+		;
+	if (i == sizeof(h))
 		return 1;
 	*gen = h.gen;
 	return memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) == 0 &&
@@ -1285,6 +1387,7 @@ remains(struct chan *c, uint32_t *gen)
 static void
 take_back(struct chan *c)
 {
+	atomic_store(&c->seg->namepid, 0);
 	atomic_store(&c->seg->state, ST_LIVE);
 	say(c, EV_NOTE, 0, "%s: cannot remove it: taking the channel back",
 	    c->shm);
@@ -1353,6 +1456,7 @@ attach(struct chan *c, int role)
 		;
 	if (s == NSLOT)
 		return CH_EFULL;
+	INJECT("attach.slot");
 	sl = &c->seg->slot[s];
 	slot_wake(c, s);		/* what a dead owner left */
 	epoch = (atomic_load(&sl->epoch) + 1) & EPOCH_MASK;
@@ -1422,7 +1526,8 @@ join(struct chan *c, int role, const struct ch_make *mk)
 		return r;
 	if ((state = atomic_load(&c->seg->state)) == ST_BUILDING)
 		return settle(c);
-	if (!header_ok(c->seg, c->name, cap) || state > ST_REMOVED)
+	if (!header_ok(c->seg, c->name, cap) || state > ST_REMOVED ||
+	    !ch_mode_ok(st.st_mode))
 		return CH_ENOTCHAN;
 	if (state != ST_LIVE)
 		return settle(c);
@@ -1442,7 +1547,6 @@ static int
 bells_create(struct chan *c, mode_t mode)
 {
 	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
-	mode_t mask;
 	sem_t sem;
 	ssize_t n;
 	int i, fd, st = CH_OK;
@@ -1450,11 +1554,14 @@ bells_create(struct chan *c, mode_t mode)
 	memset(&sem, 0, sizeof(sem));		/* its padding too */
 	if (sem_init(&sem, 1, 0) == -1)
 		return sys(c, "sem_init");
-	mask = umask(0);			/* the mode, exactly */
 	for (i = 0; i < NBELL && st == CH_OK; i++) {
 		obj_path(path, sizeof(path), c->sem[i], 1);
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, mode);
+		    O_CLOEXEC, 0600);
+		if (fd != -1 && fchmod(fd, mode) == -1) {	/* exactly */
+			(void)close(fd);
+			fd = -1;
+		}
 		n = fd == -1 ? -1 : write(fd, &sem, sizeof(sem));
 		if (n >= 0 && n != (ssize_t)sizeof(sem))
 			errno = ENOSPC;			/* a short write */
@@ -1463,7 +1570,6 @@ bells_create(struct chan *c, mode_t mode)
 		if (fd != -1)
 			(void)close(fd);
 	}
-	(void)umask(mask);
 	if (st != CH_OK)
 		return st;
 	say(c, EV_NOTE, 0, "created the semaphores %s.%08x.[%s], mode %04o",
@@ -1487,6 +1593,7 @@ build(struct chan *c, int role, const struct ch_make *mk)
 	if (lock_try(c->fd, LK_NAME) != 0 || fstat(c->fd, &st) == -1 ||
 	    st.st_nlink == 0)
 		return CH_AGAIN;
+	INJECT("create.locked");
 	c->uid = st.st_uid;
 	c->w.alloc = mk->cap < ALLOC_STEP ? mk->cap : ALLOC_STEP;
 	if (ftruncate(c->fd, (off_t)(SEG_HDRSZ + mk->cap)) == -1)
@@ -1496,6 +1603,8 @@ build(struct chan *c, int role, const struct ch_make *mk)
 		errno = e;
 		r = sys(c, "cannot allocate the segment");
 	} else if ((r = seg_map(c, mk->cap, PROT_READ | PROT_WRITE)) == CH_OK) {
+		INJECT("create.sized");
+		atomic_store(&c->seg->namepid, (int32_t)getpid());
 		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
 			gen = (uint32_t)getpid() ^ (uint32_t)clock_ns();
 		memcpy(c->seg->magic, SEG_MAGIC, sizeof(c->seg->magic));
@@ -1506,8 +1615,11 @@ build(struct chan *c, int role, const struct ch_make *mk)
 		c->seg->alloc = c->w.alloc;
 		memcpy(c->seg->name, c->name, strlen(c->name) + 1);
 		ch_names(c, gen);
-		if ((r = bells_create(c, mk->mode)) == CH_OK)
+		INJECT("create.header");
+		if ((r = bells_create(c, mk->mode)) == CH_OK) {
+			INJECT("create.bells");
 			r = attach(c, role);
+		}
 	}
 	if (r != CH_OK) {
 		e = c->errnum;
@@ -1517,7 +1629,9 @@ build(struct chan *c, int role, const struct ch_make *mk)
 		c->what = what;
 		return r;
 	}
+	INJECT("create.attached");
 	atomic_store(&c->seg->state, ST_LIVE);
+	atomic_store(&c->seg->namepid, 0);
 	lock_drop(c->fd, LK_NAME);
 	say(c, EV_NOTE, 0, "built %s: %llu bytes, mode %04o%s: LIVE", c->shm,
 	    (unsigned long long)mk->cap, (unsigned)mk->mode,
@@ -1529,8 +1643,6 @@ build(struct chan *c, int role, const struct ch_make *mk)
 static int
 open_once(struct chan *c, int role, const struct ch_make *mk)
 {
-	mode_t mask;
-
 	c->created = 0;
 	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
 	if (c->fd != -1) {
@@ -1540,14 +1652,51 @@ open_once(struct chan *c, int role, const struct ch_make *mk)
 	if (errno != ENOENT)
 		return open_failed(c);
 	say(c, EV_NOTE, 0, "shm_open %s: no channel yet: creating it", c->shm);
-	mask = umask(0);		/* the mode, exactly */
 	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
-	    O_NOFOLLOW, mk->mode));
-	(void)umask(mask);
+	    O_NOFOLLOW, 0600));
 	if (c->fd == -1)
 		return errno == EEXIST ? CH_AGAIN : sys(c, NULL);
 	c->created = 1;
+	INJECT("create.made");
+	if (fchmod(c->fd, mk->mode) == -1) {	/* exactly, whatever the umask */
+		(void)shm_unlink(c->shm);	/* nobody has it: it is empty */
+		return sys(c, "fchmod");
+	}
 	return build(c, role, mk);
+}
+
+typedef int once_fn(struct chan *, int role, const struct ch_make *);
+
+/*
+ * Do once() until it is done: again after a nap while someone else builds
+ * or removes the channel (CH_AGAIN), at once after a repair (CH_RETRY).
+ * Building takes microseconds, so the naps start at NAP_NS; they grow to
+ * a slice, for a holder of the name lock that is stopped holds it for as
+ * long as it is.  The kernel drops a dead builder's locks a little after
+ * its parent could reap it: whatever the timeout, look for a slice.
+ */
+static int
+retry(struct chan *c, once_fn *once, int role, const struct ch_make *mk)
+{
+	int64_t start = clock_ns(), end = deadline(c), ns = NAP_NS, now;
+	int r;
+
+	while ((r = once(c, role, mk)) == CH_AGAIN || r == CH_RETRY) {
+		seg_unmap(c);
+		INJECT("open.retry");
+		if (ch_caught)
+			return CH_EINTR;
+		if (r == CH_RETRY)
+			continue;
+		now = clock_ns();
+		if (end >= 0 && now >= end && now - start >= SLICE_NS)
+			return CH_ETIMEDOUT;
+		nap(end >= 0 && end - now < ns && end > now ? end - now : ns);
+		ns = ns * 2 < SLICE_NS ? ns * 2 : SLICE_NS;
+	}
+	if (r != CH_OK)
+		seg_unmap(c);
+	return r;
 }
 
 /*
@@ -1558,30 +1707,8 @@ open_once(struct chan *c, int role, const struct ch_make *mk)
 static int
 ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
 {
-	int64_t start = clock_ns(), end;
-	int r;
-
 	ch_init(c, name);
-	end = deadline(c);
-	while ((r = open_once(c, role, mk)) == CH_AGAIN || r == CH_RETRY) {
-		seg_unmap(c);
-		if (ch_caught)
-			return CH_EINTR;
-		if (r == CH_RETRY)
-			continue;
-		/*
-		 * Building takes microseconds, and the kernel drops a dead
-		 * builder's locks a little after its parent could reap it:
-		 * whatever the timeout, look for a slice.
-		 */
-		if (end >= 0 && clock_ns() >= end &&
-		    clock_ns() - start >= SLICE_NS)
-			return CH_ETIMEDOUT;
-		nap();
-	}
-	if (r != CH_OK)
-		seg_unmap(c);
-	return r;
+	return retry(c, open_once, role, mk);
 }
 
 /* --- leaving and removing ---------------------------------------------- */
@@ -1597,7 +1724,9 @@ remove_all(struct chan *c, int wake)
 {
 	int b, intact, r;
 
+	atomic_store(&c->seg->namepid, (int32_t)getpid());
 	atomic_store(&c->seg->state, ST_REMOVED);
+	INJECT("remove.marked");
 	for (b = 0; wake && b < NBELL; b++)
 		ring_bell(c, b);
 	if ((r = unlink_all(c, &intact)) != CH_OK && intact)
@@ -1619,18 +1748,25 @@ last_out(struct chan *c)
 	atomic_store(&c->seg->slot[c->slot].pid, 0);
 	lock_drop(c->fd, LK_SLOT + c->slot);
 	c->slot = -1;
+	INJECT("leave.slot");
 	if ((c->seg->flags & SEG_KEEP) || !may_unlink(c) ||
 	    lock_held(c->fd, LK_SLOT, NSLOT) || !nothing_queued(c) ||
 	    lock_try(c->fd, LK_NAME) != 0)
 		return;
+	INJECT("leave.locked");
 	if (atomic_compare_exchange_strong(&c->seg->state, &live, ST_DYING)) {
+		atomic_store(&c->seg->namepid, (int32_t)getpid());
 		atomic_thread_fence(memory_order_seq_cst);	/* see STATES */
+		INJECT("leave.dying");
 		if (!lock_held(c->fd, LK_SLOT, NSLOT) && nothing_queued(c)) {
+			INJECT("leave.probed");
 			say(c, EV_NOTE, 0, "last one out, nothing queued: "
 			    "removing the channel");
 			(void)remove_all(c, 0);
-		} else
+		} else {
+			atomic_store(&c->seg->namepid, 0);
 			atomic_store(&c->seg->state, ST_LIVE);
+		}
 	}
 	lock_drop(c->fd, LK_NAME);
 }
@@ -1652,8 +1788,10 @@ ch_close(struct chan *c)
 		if (c->r.holding) {
 			uint32_t open = atomic_load(&c->seg->rin);
 
-			if (open != 0)	/* not all out: tell its writer */
+			if (open != 0) {	/* not all out: tell its writer */
 				atomic_store(&c->seg->abandoned, open);
+				INJECT("abandoned.set");
+			}
 			c->r.holding = 0;
 			token_give(c, BELL_READERS);
 		}
@@ -1662,14 +1800,20 @@ ch_close(struct chan *c)
 	seg_unmap(c);
 }
 
-/* -r, once: CH_AGAIN while someone else builds or removes the channel. */
+/*
+ * -r, once: CH_AGAIN while someone else builds or removes the channel; the
+ * pid it recorded, if it did, goes to busy_pid.
+ */
 static int
-remove_once(struct chan *c)
+remove_once(struct chan *c, int role, const struct ch_make *mk)
 {
 	struct stat st;
 	uint32_t gen;
+	int32_t pid;
 	int intact, r = CH_OK;
 
+	(void)role;
+	(void)mk;
 	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
 	if (c->fd == -1)
 		return open_failed(c);
@@ -1684,8 +1828,12 @@ remove_once(struct chan *c)
 		errno = EACCES;
 		return sys(c, NULL);
 	}
-	if (lock_try(c->fd, LK_NAME) != 0)
+	if (lock_try(c->fd, LK_NAME) != 0) {
+		c->busy_pid = pread(c->fd, &pid, sizeof(pid), offsetof(struct
+		    seg, namepid)) == (ssize_t)sizeof(pid) && pid > 0 ? pid : 0;
 		return CH_AGAIN;
+	}
+	INJECT("remove.locked");
 	if ((uint64_t)st.st_size >= SEG_HDRSZ + MIN_CAP &&
 	    (r = seg_map(c, (uint64_t)st.st_size - SEG_HDRSZ,
 	    PROT_READ | PROT_WRITE)) == CH_OK &&
@@ -1714,14 +1862,10 @@ ch_remove(struct chan *c, const char *name)
 	int r;
 
 	ch_init(c, name);
-	while ((r = remove_once(c)) == CH_AGAIN || r == CH_RETRY) {
-		seg_unmap(c);
-		if (ch_caught)
-			return CH_EINTR;
-		nap();
-	}
+	c->busy_pid = -1;
+	r = retry(c, remove_once, 0, NULL);
 	seg_unmap(c);
-	return r;
+	return r == CH_ETIMEDOUT && c->busy_pid != -1 ? CH_EBUSY : r;
 }
 
 /* --- writing ----------------------------------------------------------- */
@@ -1837,6 +1981,7 @@ become_stream(struct chan *c)
 {
 	c->w.stream = 1;
 	atomic_store(&c->seg->wopen, c->w.seq);
+	INJECT("stream.begin");
 }
 
 static int
@@ -1981,6 +2126,8 @@ ch_msg_end(struct chan *c)
 	if (w->rec == NONE &&		/* room for an empty LAST record */
 	    (st = ch_reserve(c, 0, 0, iov, &niov, &room)) != CH_OK)
 		return st;
+	if (w->stream)
+		INJECT("stream.end");
 	close_rec(c, 1);
 	w->end = w->pos;
 	w->msg = NONE;
@@ -2054,7 +2201,7 @@ ch_send_records(struct chan *c, const char *p, size_t n, int delim)
 	struct ch_writer *w = &c->w;
 	uint64_t lim = w_lim(c), wrap = (w->pos | (c->cap - 1)) + 1;
 	unsigned char *at = c->ring + (w->pos & (c->cap - 1)), *start = at;
-	unsigned char *stop = at + ((lim < wrap ? lim : wrap) - w->pos), *last = at;
+	unsigned char *stop, *last = at;
 	uint64_t hdr = 0;
 	uint32_t seq = atomic_load_explicit(&c->seg->seq, memory_order_relaxed);
 	const char *q = p, *end = p + n, *nl;
@@ -2062,6 +2209,7 @@ ch_send_records(struct chan *c, const char *p, size_t n, int delim)
 
 	if (w->msg != NONE || w->rec != NONE || w->pos > lim)
 		return 0;
+	stop = at + ((lim < wrap ? lim : wrap) - w->pos);
 	/* records end by stop: before the room we know of, and the wrap */
 	while ((nl = find_byte(q, end, delim)) != NULL) {
 		len = (size_t)(nl + 1 - q);
@@ -2106,6 +2254,7 @@ publish(struct chan *c)
 		close_rec(c, 0);
 	to = w->stream || w->msg == NONE ? w->pos : w->msg;
 	if (to != w->head) {
+		INJECT("publish");
 		atomic_store_explicit(&c->seg->head, to,
 		    memory_order_release);		/* [W1] */
 		say(c, EV_PUBLISH, to - w->head, "published %llu bytes: "
@@ -2233,14 +2382,15 @@ withdraw(struct chan *c)
 
 	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) > 0)
 		return CH_AGAIN;	/* consumed in part: a stream */
+	INJECT("withdraw");
 	if (atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
 		return CH_OK;		/* [S] before any reader took it */
 	held = atomic_load(&c->seg->rtoken);
-	if (held == TOKEN_HANDOFF ? live_sleeper(c, BELL_READERS) :
-	    held != TOKEN_FREE && alive(c, held))
-		return CH_AGAIN;	/* as token_ready() judges */
+	if (held != TOKEN_FREE && !holder_gone(c, BELL_READERS, held))
+		return CH_AGAIN;
 	if (!atomic_compare_exchange_strong(&c->seg->rtoken, &held, c->id))
 		return CH_AGAIN;
+	INJECT("withdraw.token");
 	hdr = atomic_load(word);
 	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) <= 0 &&
 	    !(hdr & REC_ABORT) && (uint32_t)(hdr >> 32) == w->seq &&
@@ -2497,6 +2647,7 @@ take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 		return CH_AGAIN;	/* withdrawn once ended: skipped next */
 	c->r.cur = r->seq;
 	atomic_store(&c->seg->rin, c->r.cur);
+	INJECT("rin.set");
 	say(c, EV_NOTE, 0, "message %u is a stream: out as it comes", r->seq);
 	return in_stream(c, b, pos, *sz, r, done);
 }
@@ -2576,6 +2727,7 @@ fill(struct chan *c, struct ch_batch *b, long want)
 		    r.seq == atomic_load(&c->seg->rin)) {
 			/* the remains of a stream whose reader left */
 			atomic_store(&c->seg->abandoned, r.seq);
+			INJECT("abandoned.set");
 			if (r.flags & REC_LAST)
 				b_cut_end(b, pos + sz, 0);
 			else
@@ -2665,10 +2817,13 @@ ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 		b->wpos = k->pos;
 		b->wbytes = k->bytes;
 		b->wdone = 0;
-		if (k->how & CUT_END)	/* out to its end: see STREAMS */
+		if (k->how & CUT_END) {	/* out to its end: see STREAMS */
+			INJECT("rin.clear");
 			atomic_store(&c->seg->rin, 0);
+		}
 	}
 	if (b->wpos != from) {
+		INJECT("consume");
 		atomic_store_explicit(&c->seg->tail, b->wpos,
 		    memory_order_release);		/* [R2] */
 		say(c, EV_CONSUME, out, "wrote out %zu bytes: tail %llu", out,
@@ -2734,31 +2889,36 @@ look_procs(int fd, const struct seg *h, struct ch_info *in)
 static int
 look_queue(int fd, struct seg *h, struct ch_info *in)
 {
-	static struct view v;
+	struct view *v = malloc(sizeof(*v));
 	uint64_t tail, now;
-	int i;
+	int i, r = -1;
 
-	v.fd = fd;
-	v.cap = in->cap;
+	if (v == NULL)
+		return -1;
+	v->fd = fd;
+	v->cap = in->cap;
 	for (i = 0; i < 100; i++) {
-		v.have = 0;
+		v->have = 0;
 		if (pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h))
 			return -1;
 		tail = atomic_load(&h->tail);
-		if (ring_sum(hdr_read, &v, tail, atomic_load(&h->head), in->cap,
-		    &in->bytes, &in->msgs) == 0)
-			return 0;
+		if (ring_sum(hdr_read, v, tail, atomic_load(&h->head), in->cap,
+		    &in->bytes, &in->msgs) == 0) {
+			r = 0;
+			break;
+		}
 		if (pread(fd, &now, sizeof(now), offsetof(struct seg, tail)) !=
 		    (ssize_t)sizeof(now) || now == tail)
-			return -1;
+			break;
 	}
-	return -1;
+	free(v);
+	return r;
 }
 
 static void
 look_seg(int fd, const struct stat *st, const char *name, struct ch_info *in)
 {
-	static struct seg h;
+	struct seg h;
 	uint64_t cap = (uint64_t)st->st_size - SEG_HDRSZ;
 
 	in->state = -1;
@@ -2771,7 +2931,9 @@ look_seg(int fd, const struct stat *st, const char *name, struct ch_info *in)
 		return;
 	}
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    !header_ok(&h, name, cap) || atomic_load(&h.state) > ST_REMOVED) {
+	    !header_ok(&h, name, cap) || atomic_load(&h.state) > ST_REMOVED ||
+	    cap > MAX_CAP || (cap & (cap - 1)) != 0 ||
+	    !ch_mode_ok(st->st_mode)) {
 		in->damage = lock_held(fd, LK_NAME, 1) ? NULL : "not a channel";
 		in->state = in->damage == NULL ? ST_BUILDING : -1;
 		return;
@@ -2807,20 +2969,31 @@ ch_look(const char *name, struct ch_info *in)
 		return errno == ENOENT ? CH_ENOENT : CH_ESYS;
 	in->uid = st.st_uid;
 	in->mode = st.st_mode & 07777;
-	if (!S_ISREG(st.st_mode)) {
-		in->damage = "not a regular file";
+	if (!S_ISREG(st.st_mode) || st.st_nlink > 1) {
+		in->damage = st.st_nlink > 1 ? "has other names (hard links)" :
+		    "not a regular file";
 		return CH_OK;
 	}
-	if (st.st_nlink > 1) {
-		in->damage = "has other names (hard links)";
-		return CH_OK;
-	}
-	fd = fd_above_std(open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+	/* never blocks on a FIFO swapped in since; what was opened counts */
+	fd = fd_above_std(open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC));
 	if (fd == -1)
-		return errno == EACCES ? CH_OK : CH_ESYS;
-	in->readable = 1;
-	if (fstat(fd, &st) == 0)
+		return errno == EACCES ? CH_OK : errno == ENOENT ? CH_ENOENT :
+		    CH_ESYS;
+	if (fstat(fd, &st) == -1) {
+		(void)close(fd);
+		return CH_ESYS;
+	}
+	in->uid = st.st_uid;
+	in->mode = st.st_mode & 07777;
+	if (!S_ISREG(st.st_mode))
+		in->damage = "not a regular file";
+	else if (st.st_nlink > 1)
+		in->damage = "has other names (hard links)";
+	else {
+		in->readable = 1;
 		look_seg(fd, &st, name, in);
+	}
 	(void)close(fd);
 	return CH_OK;
 }
@@ -2948,6 +3121,11 @@ parse_mode(const char *s, mode_t *mode, const char **why)
 		return -1;
 	if ((v & 0600) != 0600) {
 		*why = "the owner needs read and write (0600)";
+		return -1;
+	}
+	if (!ch_mode_ok((mode_t)v)) {
+		*why = "each of group and others needs read and write, or "
+		    "neither";
 		return -1;
 	}
 	*mode = (mode_t)v;
@@ -3105,7 +3283,8 @@ conflict(const struct opts *o, unsigned allowed, const char *with)
 static int
 check_action(const struct opts *o, int argc)
 {
-	static const unsigned allowed[] = { OPTS_RUN, OPTS_ACT | OPT('v'),
+	static const unsigned allowed[] = { OPTS_RUN, OPTS_ACT | OPT('t') |
+		OPT('v'),
 		OPTS_ACT | OPT(OPT_JSON), OPTS_ACT | OPT(OPT_JSON) |
 		OPT(OPT_NOHEAD) };
 	static const char *const names[] = { "", "-r", "--status", "--list" };
@@ -3339,6 +3518,7 @@ ch_why(const struct chan *c, int st)
 		[CH_EDEAD] = "left half-built by a process that died",
 		[CH_EWRITER] = "message truncated (writer went away)",
 		[CH_EREADER] = "reader went away",
+		[CH_EBUSY] = "busy: being created or removed",
 	};
 	static char buf[300];
 	int n = snprintf(buf, sizeof(buf), "%s: ", c->name);
@@ -3349,6 +3529,9 @@ ch_why(const struct chan *c, int st)
 	else if (st == CH_ESYS)
 		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, "%s",
 		    strerror(c->errnum));
+	else if (st == CH_EBUSY && c->busy_pid > 0)
+		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, "%s (pid %d)",
+		    why[st], (int)c->busy_pid);
 	else		/* cppcheck-suppress wrongPrintfScanfArgNum */
 		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, why[st],
 		    st == CH_EFULL ? (unsigned)NSLOT : (unsigned)c->uid);
@@ -3366,6 +3549,10 @@ fail(int st)
 		die_of_signal();
 	if (st == CH_ETIMEDOUT)
 		exit(124);
+	if (st == CH_EBUSY) {
+		warnx("%s", ch_why(&ch, st));
+		exit(124);
+	}
 	errx(1, "%s", ch_why(&ch, st));
 }
 
@@ -3709,6 +3896,7 @@ tool_act(const struct opts *o)
 	int st;
 
 	ch.narrate = o->verbose ? narrate : NULL;
+	ch.timeout_ns = o->timeout_ns;
 	if (o->action == ACT_REMOVE) {
 		catch_signals();
 		if ((st = ch_remove(&ch, o->name)) != CH_OK)

@@ -107,49 +107,112 @@ send_stream(int sync)
 }
 
 /*
+ * A record still being read is kept outside the ring, in carry, so that
+ * the write token is taken only once a record is complete: a slow line
+ * holds nobody up.  One too long for the ring (a whole message of at
+ * most cap - 4 RECSZ) goes into the ring as it comes, as a stream.
+ */
+struct carry {
+	char *buf;
+	size_t len, max;
+};
+
+/* Keep [p, p + n) for later; 0 if that would be more than the ring holds. */
+static int
+carry_add(struct carry *k, const char *p, size_t n)
+{
+	size_t lim = ch.cap - 4 * 8, want;
+	char *nb;
+
+	if (k->len + n > lim)
+		return 0;
+	if (k->len + n > k->max) {
+		for (want = k->max ? k->max : 4096; want < k->len + n; want *= 2)
+			;
+		if ((nb = realloc(k->buf, want)) == NULL)
+			err(1, NULL);
+		k->buf = nb;
+		k->max = want;
+	}
+	memcpy(k->buf + k->len, p, n);
+	k->len += n;
+	return 1;
+}
+
+/*
  * Each record of standard input that ends in delim, delim included, as a
- * message; a last one without it as it is.  A record being read is built
- * in the ring, so memory stays bounded; one too large for the ring goes as
- * a stream.  What was read at once is published at once, and the write
- * token is given back whenever no record is half read.
+ * message; a last one without it as it is.  What was read at once is
+ * published at once, and the write token is given back whenever no
+ * record is half sent.  Memory stays within the ring and INBUF.
  */
 static void
 send_records(int delim)
 {
 	static char buf[INBUF + CH_SLACK];
 	struct iovec iov = { buf, INBUF };
-	size_t n, len;
+	struct carry k = { NULL, 0, 0 };
+	size_t n;
 	char *p, *end;
-	int open = 0;
+	int open = 0;		/* a record too long to carry is in the ring */
 
 	while ((n = input(&iov, 1)) > 0) {
-		check(ch_wbegin(&ch));
-		for (p = buf; p < buf + n; p = end) {
-			if (!open && (p += ch_send_records(&ch, p,
-			    (size_t)(buf + n - p), delim)) == buf + n)
-				break;
-			if ((end = memchr(p, delim, (size_t)(buf + n - p))) == NULL)
-				end = buf + n;
-			else
-				end++;
-			len = (size_t)(end - p);
-			if (!open && end[-1] == delim)
-				check(ch_send(&ch, p, len));
-			else {
-				if (!open)
-					check(ch_msg_begin(&ch, 0, 0));
-				check(ch_write(&ch, p, len));
-				open = end[-1] != delim;
-				if (!open)
-					check(ch_msg_end(&ch));
+		p = buf;
+		if (k.len > 0 || open) {
+			end = memchr(p, delim, n);
+			end = end == NULL ? buf + n : end + 1;
+			if (!open && carry_add(&k, p, (size_t)(end - p))) {
+				p = end;
+				if (end[-1] != delim)
+					continue;	/* still incomplete */
+			} else if (!open) {
+				check(ch_wbegin(&ch));	/* too long: a stream */
+				check(ch_msg_begin(&ch, 0, 0));
+				check(ch_write(&ch, k.buf, k.len));
+				k.len = 0;
+				open = 1;
+			}
+			if (open) {
+				check(ch_write(&ch, p, (size_t)(end - p)));
+				p = end;
+				if (end[-1] != delim) {
+					check(ch_publish(&ch));
+					continue;
+				}
+				check(ch_msg_end(&ch));
+				open = 0;
 			}
 		}
-		check(open ? ch_publish(&ch) : ch_wend(&ch));
+		check(ch_wbegin(&ch));
+		if (k.len > 0) {
+			check(ch_send(&ch, k.buf, k.len));
+			k.len = 0;
+		}
+		while (p < buf + n) {
+			if ((p += ch_send_records(&ch, p, (size_t)(buf + n - p),
+			    delim)) == buf + n)
+				break;
+			if ((end = memchr(p, delim, (size_t)(buf + n - p))) == NULL)
+				break;
+			check(ch_send(&ch, p, (size_t)(end + 1 - p)));
+			p = end + 1;
+		}
+		check(ch_wend(&ch));
+		if (p < buf + n && !carry_add(&k, p, (size_t)(buf + n - p))) {
+			check(ch_wbegin(&ch));	/* too long to carry: */
+			check(ch_msg_begin(&ch, 0, 0));	/* a stream */
+			check(ch_write(&ch, p, (size_t)(buf + n - p)));
+			open = 1;
+		}
 	}
-	if (open) {
-		check(ch_msg_end(&ch));
+	if (open || k.len > 0) {
+		check(ch_wbegin(&ch));
+		if (!open)
+			check(ch_send(&ch, k.buf, k.len));
+		else
+			check(ch_msg_end(&ch));
 		check(ch_wend(&ch));
 	}
+	free(k.buf);
 }
 
 /* -l and -z go with no operands and no -w. */

@@ -155,7 +155,7 @@ modes_of() { objects "$1" | xargs stat -c %a | sort -u; }
 @test "-m: the exact mode for all five objects whatever the umask, whoever creates; only on creation" {
 	local c m um i=0
 	for um in 000 077; do
-		for m in '' 644 660 777 0640; do
+		for m in '' 666 660 777 0606; do
 			i=$((i + 1))
 			c=$(chan "w$i")
 			(umask "$um" && shmw -n "$c" ${m:+-m "$m"} x)

@@ -21,6 +21,10 @@ SHMREAD=$BIN/shmread
 SHMW=("$SHMWRITE")
 SHMR=("$SHMREAD")
 TMULT=${TMULT:-1}
+# the test build, with injection points (make check-sanitize's is both)
+IBIN=${SHMIBIN:-$TOP/tests/inject}
+IWRITE=$IBIN/shmwrite
+IREAD=$IBIN/shmread
 if [[ ${SHM_VALGRIND:-0} == 1 ]]; then
 	VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
 	SHMW=("${VG[@]}" "$SHMWRITE")
@@ -31,6 +35,7 @@ fi
 # shellcheck disable=SC2034 # read by bats
 : "${BATS_TEST_TIMEOUT:=$((240 * TMULT))}"
 [[ -x $TOP/tests/layout ]] || make -s -C "$TOP" tests/layout >&2
+[[ -x $IWRITE && -x $IREAD ]] || make -s -C "$TOP" tests/inject/shmwrite tests/inject/shmread >&2
 eval "$("$TOP/tests/layout")"
 
 setup() {
@@ -323,4 +328,39 @@ time.sleep(3600)' "/dev/shm/shmrw.$1" "$2" "${3:-1}" "$T/held" 3>&- 4>&- 5>&- 6>
 	HOLDER=$!
 	PIDS+=("$HOLDER")
 	wait_until test -e "$T/held"
+}
+
+# --- injection points (see common.h: INJECT) -----------------------------
+
+# ibg IN OUT ERR SPEC PROG ARGS...: PROG (shmwrite or shmread) of the test
+# build in the background, as bg, with SHMRW_INJECT=SPEC
+ibg() {
+	local in=$1 out=$2 err=$3 spec=$4 prog=$5
+	shift 5
+	bg "$in" "$out" "$err" SHMRW_INJECT="$spec" "$IBIN/$prog" "$@"
+}
+
+# stopped PID: it stopped itself (SIGSTOP) at an injection point
+stopped() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	[[ ${s%% *} == T ]]
+}
+wait_stopped() { wait_until stopped "$1"; }
+
+# stopped_or_dead PID: it stopped, or it ended (a mutant may run on)
+stopped_or_dead() { stopped "$1" || dead "$1"; }
+
+# asleep_bits NAME: the words of asleep[] of NAME, in hex, on one line
+asleep_bits() {
+	od -An -tx8 -v -j "$OFF_asleep" -N $((4 * NSLOT / 8)) "/dev/shm/shmrw.$1" | tr -s ' \n' ' '
+}
+# nobody_asleep NAME: every bit of asleep[] of NAME is clear
+nobody_asleep() { [[ $(asleep_bits "$1" | tr -d ' 0') == "" ]]; }
+# asleep_on NAME BELL: someone's bit is set for BELL (0 r, 1 w, 2 d, 3 s)
+asleep_on() {
+	local w
+	w=$(od -An -tx8 -v -j $((OFF_asleep + $2 * NSLOT / 8)) -N $((NSLOT / 8)) "/dev/shm/shmrw.$1" | tr -d ' \n0')
+	[[ -n $w ]]
 }

@@ -17,6 +17,7 @@ main(void)
 	FIELD(state);
 	FIELD(wtoken);
 	FIELD(rtoken);
+	FIELD(namepid);
 	FIELD(head);
 	FIELD(seq);
 	FIELD(wopen);
@@ -27,6 +28,9 @@ main(void)
 	FIELD(asleep);
 	FIELD(name);
 	FIELD(slot);
+	printf("OFF_slot_epoch=%zu\nOFF_slot_pid=%zu\n",
+	    offsetof(struct seg, slot) + offsetof(struct slot, epoch),
+	    offsetof(struct seg, slot) + offsetof(struct slot, pid));
 	printf("SLOT_SIZE=%zu\nNSLOT=%d\nHDRSZ=%d\nVERSION=%d\n",
 	    sizeof(struct slot), NSLOT, SEG_HDRSZ, SEG_VERSION);
 	printf("REC_FIRST=%u\nREC_LAST=%u\nREC_ABORT=%u\nREC_SYNC=%u\n"
