@@ -1452,6 +1452,7 @@ attach(struct chan *c, int role)
 	uint32_t epoch;
 	int s;
 
+	INJECT("attach.begin");
 	for (s = 0; s < NSLOT && lock_try(c->fd, LK_SLOT + s) != 0; s++)
 		;
 	if (s == NSLOT)
@@ -1603,8 +1604,8 @@ build(struct chan *c, int role, const struct ch_make *mk)
 		errno = e;
 		r = sys(c, "cannot allocate the segment");
 	} else if ((r = seg_map(c, mk->cap, PROT_READ | PROT_WRITE)) == CH_OK) {
-		INJECT("create.sized");
 		atomic_store(&c->seg->namepid, (int32_t)getpid());
+		INJECT("create.sized");
 		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
 			gen = (uint32_t)getpid() ^ (uint32_t)clock_ns();
 		memcpy(c->seg->magic, SEG_MAGIC, sizeof(c->seg->magic));
@@ -2530,8 +2531,10 @@ b_cut_end(struct ch_batch *b, uint64_t pos, int done)
 
 /*
  * Where does the message whose FIRST record is at pos end?  *end: after
- * its LAST record, or 0 if that is not published yet.
+ * its LAST record, or 0 if that is not published yet.  *aborted: ABORTED
+ * if withdrawn (ABORT on FIRST), CUT if cut short (ABORT on LAST).
  */
+enum { ABORTED = 1, CUT = 2 };
 static int
 msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
     int *aborted, int *nrec)
@@ -2546,10 +2549,10 @@ msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
 		    (seq != 0 && (r.seq != seq || (r.flags & REC_FIRST))))
 			return corrupt(c);
 		if (seq == 0)
-			*aborted = (r.flags & REC_ABORT) != 0;	/* withdrawn */
+			*aborted = r.flags & REC_ABORT ? ABORTED : 0;
 		seq = r.seq;
 		if (r.flags & REC_LAST) {
-			*aborted |= (r.flags & REC_ABORT) != 0;
+			*aborted |= r.flags & REC_ABORT ? CUT : 0;
 			*end = pos + sz;
 			break;
 		}
@@ -2622,14 +2625,14 @@ take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	}
 	if ((st = msg_span(c, pos, head, &end, &aborted, &nrec)) != CH_OK)
 		return st;
-	if (end != 0 && (aborted || !claim(c, pos, r))) {
-		say(c, EV_NOTE, 0, "skipping message %u: %s", r->seq,
-		    aborted ? "cut short or withdrawn" : "withdrawn");
+	if (end != 0 && ((aborted & ABORTED) || !claim(c, pos, r))) {
+		say(c, EV_NOTE, 0, "skipping message %u: withdrawn", r->seq);
 		b_cut(b, end, 0);
 		*sz = end - pos;
 		return CH_OK;
 	}
-	if (end != 0 && b->nrec + nrec <= BATCH_REC) {
+	/* cut short, its writer gone: delivered as far as it came, a stream */
+	if (end != 0 && !aborted && b->nrec + nrec <= BATCH_REC) {
 		for (p = pos, i = 0; i < nrec; i++, p += *sz) {
 			if ((*sz = rec_get(c, p, head, &x)) == 0 ||
 			    x.seq != r->seq || (i > 0 && (x.flags & REC_FIRST)))
@@ -2975,6 +2978,7 @@ ch_look(const char *name, struct ch_info *in)
 		return CH_OK;
 	}
 	/* never blocks on a FIFO swapped in since; what was opened counts */
+	INJECT("look.open");
 	fd = fd_above_std(open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC));
 	if (fd == -1)

@@ -8,7 +8,7 @@ static const struct tool shmread = {
 	"usage: shmread [-kv] [-c count | -f] [-m mode] [-n name] [-s size] "
 	"[-t duration]\n"
 	"               [--any-owner]\n"
-	"       shmread -r [-v] [-n name]\n"
+	"       shmread -r [-v] [-n name] [-t duration]\n"
 	"       shmread --status [--json] [-n name]\n"
 	"       shmread --list [--json | --no-headings]\n",
 

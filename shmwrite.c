@@ -12,7 +12,7 @@ static const struct tool shmwrite = {
 	"usage: shmwrite [-kvw] [-l | -z] [-m mode] [-n name] [-s size] "
 	"[-t duration]\n"
 	"                [--any-owner] [message ...]\n"
-	"       shmwrite -r [-v] [-n name]\n"
+	"       shmwrite -r [-v] [-n name] [-t duration]\n"
 	"       shmwrite --status [--json] [-n name]\n"
 	"       shmwrite --list [--json | --no-headings]\n",
 

@@ -161,7 +161,7 @@ modes_of() { objects "$1" | xargs stat -c %a | sort -u; }
 			(umask "$um" && shmw -n "$c" ${m:+-m "$m"} x)
 			assert_objects "$c"
 			[[ $(modes_of "$c") == "$(printf '%o' "0${m:-600}")" ]]
-			runs shmw -n "$c" -m 0666 y
+			runs shmw -n "$c" -m 0700 y
 			expect 0 "" "shmwrite: $c: exists with mode $(printf '%04o' "0${m:-600}"); -m ignored"
 			[[ $(modes_of "$c") == "$(printf '%o' "0${m:-600}")" ]]
 			shmr -n "$c" -c 2 >/dev/null
@@ -326,4 +326,24 @@ follow_head() {
 	runs bash -c '"$@" | head -n 3' bash "${SHMR[@]}" -c 10 -n "$c"
 	expect 0 $'m1\nm2\nm3' ""
 	assert_no_objects "$c"	# nothing left queued: gone
+}
+
+@test "-l waiting for the rest of a line holds nobody up: the write token is taken once a line is whole" {
+	local c w
+	c=$(chan)
+	mkfifo "$T/in"
+	exec 4<>"$T/in"
+	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -l -n "$c"
+	w=$BGPID
+	printf 'abc' >&4
+	wait_until drained 4
+	runs shmw -t 0 -n "$c" other
+	expect 0 "" ""
+	printf 'def\nghi' >&4
+	exec 4>&-
+	expect_exit "$w" 0
+	[[ ! -s $T/werr ]]
+	runs shmr -n "$c" -c 3
+	expect 0 $'other\nabcdef\nghi' ""
+	assert_no_objects "$c"
 }

@@ -106,6 +106,9 @@ my @t = (
 	sub { u64("head", 17) },
 	sub { u64("tail", ~0 - 7); u64("head", ~0 - 7) },	# about to wrap
 	sub { u64("tail", ~0 - 7); u64("head", 8) },	# ... and wrapped
+	sub { u64("tail", (1 << 63) - 8); u64("head", (1 << 63) - 8); u64("alloc", 8) },	# a tiny alloc far on
+	sub { u64("alloc", 0) },
+	sub { u64("alloc", ~0 - 7) },
 	sub { u64("tail", 16) },			# empty
 	sub { u64("tail", 8) },				# inside a record
 	sub { rec(0, ~0, 1) },				# len and flags all ones
@@ -168,7 +171,7 @@ tool() {
 	local prog=$1 rc=0 n out=$T/$VN.out err=$T/$VN.err
 	shift
 	# a hang ends in SIGTERM: 143, a failure as any death by signal is
-	timeout --preserve-status -k 2 $((15 * TMULT)) "$BIN/$prog" "$@" </dev/null >"$out" 2>"$err" || rc=$?
+	timeout --preserve-status -k 2 $((15 * TMULT)) "$BIN/$prog" "$@" <"${TOOL_IN:-/dev/null}" >"$out" 2>"$err" || rc=$?
 	n=$(wc -l <"$err")
 	case $rc in
 	0 | 124) ! grep -qv "^$prog: " "$err" ;;
@@ -212,6 +215,8 @@ one_variant() {
 	"$@" "$f"
 	tool shmread -n "$c" -t 0.5
 	tool shmwrite -n "$c" -t 0.5 x
+	printf 'one\ntwo\n' >"$T/$VN.in"
+	TOOL_IN=$T/$VN.in tool shmwrite -n "$c" -t 0.5 -l
 	tool shmread --status -n "$c"
 	rm -f "/dev/shm/shmrw.$c" "/dev/shm/sem.shmrw.$c".*
 }

@@ -221,3 +221,56 @@ race() {
 	expect 0 queued ""
 	shmr -r -n "$c"
 }
+
+# An OFD read lock needs only read permission, and would hold back those
+# who use the channel: so no class may read it without writing it.
+@test "a channel whose mode lets a class read it but not write it is refused, and shown damaged" {
+	local c m
+	c=$(chan)
+	for m in 0644 0640 0604; do
+		shmw -k -n "$c" kept
+		chmod "$m" "/dev/shm/shmrw.$c"
+		runs shmr -t 0 -n "$c"
+		expect 1 "" "shmread: $c: not a channel"
+		runs shmw -t 0 -n "$c" x
+		expect 1 "" "shmwrite: $c: not a channel"
+		runs "$SHMREAD" --status -n "$c"
+		expect 1 "" "shmread: $c: not a channel"
+		"$SHMREAD" --list | grep -E "^$c +$(id -un) +$m .* damaged$"
+		chmod 0600 "/dev/shm/shmrw.$c"
+		runs shmr -r -n "$c"
+		expect 0 "" ""
+		assert_no_objects "$c"
+	done
+}
+
+# --status and --list look at what they opened, not at what lstat saw:
+# a FIFO swapped in between is shown as damaged, never waited on.
+@test "--status and --list never wait on a FIFO swapped in for the segment after they looked" {
+	local c p how
+	c=$(chan)
+	for how in status list; do
+		shmw -k -n "$c" kept
+		if [[ $how == status ]]; then
+			ibg /dev/null "$T/out" "$T/err" "look.open=stop" shmread --status -n "$c"
+		else
+			ibg /dev/null "$T/out" "$T/err" "look.open=stop" shmread --list
+		fi
+		p=$BGPID
+		wait_stopped "$p"
+		mv "/dev/shm/shmrw.$c" "$T/seg"
+		mkfifo -m 0600 "/dev/shm/shmrw.$c"
+		kill -CONT "$p"
+		if [[ $how == status ]]; then
+			expect_exit "$p" 1
+			[[ $(cat "$T/err") == "shmread: $c: not a regular file" ]]
+		else
+			expect_exit "$p" 0
+			grep -E "^$c .* damaged$" "$T/out"
+		fi
+		rm "/dev/shm/shmrw.$c"
+		mv "$T/seg" "/dev/shm/shmrw.$c"
+		shmr -r -n "$c"
+		assert_no_objects "$c"
+	done
+}

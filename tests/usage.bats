@@ -45,7 +45,7 @@ both() {
 	for v in 0 0400 0200 066 0477; do
 		both "invalid mode: '$v': the owner needs read and write (0600)" -m "$v"
 	done
-	for v in 0644 0640 0620 0602 0604 0664 0646 0766; do
+	for v in 0644 0640 0620 0602 0604 0664 0646 0764; do
 		both "invalid mode: '$v': each of group and others needs read and write, or neither" -m "$v"
 	done
 	for v in -1 abc 1e3 0x10 nan inf '' 1x 1ss -0.5 . s 1.2.3 ' 1' 1S; do

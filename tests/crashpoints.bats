@@ -1,0 +1,397 @@
+#!/usr/bin/env bats
+# Crash at every point.  For each injection point of common.h (each
+# INJECT("...") there, found at run time) and each role of a few small
+# standard scenes, the role's process - the test build - is killed with
+# SIGKILL exactly at that point (SHMRW_INJECT=POINT=kill), while the others
+# run the plain binaries.  A role that never passes the point just does its
+# work: that run is a plain check.  After each run:
+# - the others have ended, or gone on, within a second or two, with the
+#   statuses README.md promises: a stream whose writer died ends in "message
+#   truncated (writer went away)" having written what came, a stream whose
+#   reader died ends its writer with "reader went away", a -w message whose
+#   taker's output failed is withdrawn when -w is interrupted ...;
+# - the whole messages of writers that were not killed arrived exactly once
+#   (at least once when a reader was killed), never torn; a killed writer's
+#   at most once; a withdrawn one never;
+# - the name works again at once: a fresh writer and reader exchange a
+#   message;
+# - nothing is left in /dev/shm of the channel.
+# Per point, the roles that died there are printed; a point that no role
+# reaches fails the test, so that a point the scenes miss is noticed.
+
+# shellcheck disable=SC2154 # OFF_* and such: from tests/layout
+
+load helper
+load fault
+
+LIMIT=2 # seconds (x TMULT) the others may be held up by a death, at most
+BELL_WRITERS=1 BELL_DATA=2 BELL_SPACE=3
+
+# The roles, the scene each plays in, and what the output calls them.
+ROLES=(C S L W T I SW X SR LO RM)
+declare -gA SCENE=([C]=create [S]=sleep [L]=sleep [W]=wait [T]=wait
+	[I]=withdraw [SW]=stream [X]=stream [SR]=stream [LO]=last [RM]=remove)
+declare -gA WHO=([C]="the creator" [S]="the sleeping reader"
+	[L]="the -l writer" [W]="the -w writer" [T]="the -w writer's taker"
+	[I]="the interrupted -w writer" [SW]="the stream writer"
+	[X]="the writer waiting for the token" [SR]="the stream reader"
+	[LO]="the last one out" [RM]="the remover")
+# Killed, these may have written out what stays queued: at least once.
+READER_ROLES=" S T SR LO "
+
+# The injection points, from the source: new ones are covered as they come.
+points() { grep -o 'INJECT("[^"]*")' "$TOP/common.h" | sed 's/^INJECT("//; s/")$//' | sort -u; }
+
+# Per run: KR the role to kill and KP the point; c the channel, D a
+# directory; PID and ST each role's pid and exit status; DIED=1 once KR was
+# seen killed; POOL the readers' outputs of self-checking messages.
+declare -gA PID=() ST=()
+POOL=()
+
+# start ROLE IN OUT PROG ARGS...: PROG (shmwrite or shmread) in the
+# background as ROLE, its stderr in $D/ROLE.err: the test build to be
+# killed at KP if ROLE is KR, else the plain binary.  A helper of a scene
+# is a ROLE of a name of its own.
+start() {
+	local role=$1 in=$2 out=$3 prog=$4
+	shift 4
+	if [[ $role == "$KR" ]]; then
+		ibg "$in" "$out" "$D/$role.err" "$KP=kill" "$prog" "$@"
+	else
+		bg "$in" "$out" "$D/$role.err" "$BIN/$prog" "$@"
+	fi
+	PID[$role]=$BGPID
+	unset "ST[$role]"
+}
+
+# bad MESSAGE: say what went wrong in this run; fails
+bad() {
+	echo "# $KP, ${WHO[$KR]} carrying it: $*"
+	return 1
+}
+
+# reap ROLE: ROLE's process ends within LIMIT; its status into ST[ROLE]
+reap() {
+	[[ -z ${ST[$1]:-} ]] || return 0
+	if ! wait_exit "${PID[$1]}" "$LIMIT"; then
+		ST[$1]=hung
+		bad "$1 did not end within $LIMIT s: $(cat "$D/$1.err")"
+		return 1
+	fi
+	ST[$1]=$WRC
+	if [[ $1 == "$KR" && $WRC == 137 ]]; then
+		DIED=1
+	fi
+}
+
+# died ROLE: ROLE is the one that was killed
+died() { [[ $1 == "$KR" && $DIED == 1 ]]; }
+
+# ends ROLE STATUS [STATUS2]: ROLE ends within LIMIT with STATUS, silently;
+# ends ROLE STATUS LINE: ... with STATUS, saying LINE.  (KR may have been
+# killed instead, 137.)  ends_either ROLE STATUS LINE: silent 0, or that.
+ends() {
+	reap "$1" || return 1
+	died "$1" && return 0
+	[[ ${ST[$1]} == "$2" && $(cat "$D/$1.err") == "${3:-}" ]] ||
+		bad "$1 exited ${ST[$1]}, saying [$(cat "$D/$1.err")]; expected $2 [${3:-}]"
+}
+ends_either() {
+	reap "$1" || return 1
+	died "$1" && return 0
+	[[ (${ST[$1]} == 0 && ! -s $D/$1.err) ||
+		(${ST[$1]} == "$2" && $(cat "$D/$1.err") == "$3") ]] ||
+		bad "$1 exited ${ST[$1]}, saying [$(cat "$D/$1.err")]; expected 0, or $2 [$3]"
+}
+
+# asleep_or_dead ROLE BELL: ROLE sleeps on BELL (someone does), or is dead
+asleep_or_dead() { dead "${PID[$1]}" || asleep_on "$c" "$2" 2>/dev/null; }
+either_dead() { dead "${PID[$1]}" || dead "${PID[$2]}"; }
+
+# sent ID N ROLE: ROLE sent messages ID-1..N: they must arrive; if ROLE was
+# killed they may, at most once, the ones it sent before the rest
+sent() {
+	local cls=must k
+	if died "$3"; then
+		cls="may prefix"
+	fi
+	for ((k = 1; k <= $2; k++)); do
+		echo "$1 $k $cls"
+	done >>"$D/expected"
+}
+
+# drain: the next reader, shmread -t 0: it ends 124 at once, having taken
+# what was queued
+drain() {
+	local n=drain$((${#POOL[@]} + 1))
+	start "$n" /dev/null "$D/$n.out" shmread -t 0 -c 1000 -n "$c"
+	POOL+=("$D/$n.out")
+	ends "$n" 124
+}
+
+# is_stream FILE: FILE is the stream; is_prefix FILE: a prefix of it
+is_stream() { cmp -s "$1" "$T/stream"; }
+is_prefix() { cmp -s -n "$(stat -c %s "$1")" "$1" "$T/stream"; }
+
+# ---- the scenes: each starts with no channel, KR in it --------------------
+
+# A creator comes to what a creator killed just after O_CREAT left, and
+# builds the channel anew; it sends one message.
+scene_create() {
+	: >"/dev/shm/shmrw.$c"
+	start C /dev/null /dev/null shmwrite -s 4K -n "$c" "$M_c1"
+	ends C 0 || return
+	sent c1 1 C
+	drain
+}
+
+# A reader (-c 3) creates the channel and sleeps; a -l writer wakes it with
+# three lines.  If the writer died, another sends three lines so that the
+# reader ends: it takes the first three.
+scene_sleep() {
+	start S /dev/null "$D/S.out" shmread -s 4K -c 3 -n "$c"
+	POOL+=("$D/S.out")
+	wait_for "$LIMIT" asleep_or_dead S "$BELL_DATA" || return
+	start L "$T/l.in" /dev/null shmwrite -s 4K -l -n "$c"
+	ends L 0 || return
+	sent l1 3 L
+	if died L; then
+		start L2 "$T/r.in" /dev/null shmwrite -s 4K -l -n "$c"
+		ends L2 0 || return
+		sent r1 3 L2
+	fi
+	ends S 0 || return
+	drain
+}
+
+# A -w writer creates the channel and waits; a reader takes its message and
+# both end 0.  If the writer died first, another message comes for the
+# reader; if the reader died, the next reader (the drain) delivers the
+# message and the -w writer ends 0.
+scene_wait() {
+	start W /dev/null /dev/null shmwrite -s 4K -w -t 3 -n "$c" "$M_w1"
+	wait_for "$LIMIT" asleep_or_dead W "$BELL_SPACE" || return
+	start T /dev/null "$D/T.out" shmread -s 4K -c 1 -n "$c"
+	POOL+=("$D/T.out")
+	wait_for "$LIMIT" either_dead T W || return
+	if dead "${PID[W]}" && ! dead "${PID[T]}"; then
+		ends W 0 || return
+		if died W; then
+			start W2 /dev/null /dev/null shmwrite -s 4K -n "$c" "$M_v1"
+			ends W2 0 || return
+			sent v1 1 W2
+		fi
+	fi
+	ends T 0 || return
+	drain || return
+	ends W 0 || return
+	sent w1 1 W
+}
+
+# A -w writer's message is taken by a reader whose output fails: it stays
+# queued, taken (README: Delivery).  Then the -w writer is interrupted:
+# no reader is writing it out, so it is withdrawn (143), never delivered.
+# Killed, its message stays and is delivered as any other.
+scene_withdraw() {
+	start I /dev/null /dev/null shmwrite -s 4K -w -t 3 -n "$c" "$M_i1"
+	wait_for "$LIMIT" asleep_or_dead I "$BELL_SPACE" || return
+	start F /dev/null /dev/full shmread -t 0 -n "$c"
+	if has_queued "$c" 1; then
+		ends F 1 "shmread: write error: No space left on device" || return
+	else
+		dead "${PID[I]}" || bad "I alive, asleep, but nothing queued" || return
+		ends F 124 || return	# it died before publishing
+	fi
+	if ! dead "${PID[I]}"; then
+		kill -TERM "${PID[I]}"
+	fi
+	ends I 143 || return
+	if died I; then
+		sent i1 1 I
+	fi
+	drain
+}
+
+# The stream writer's stdin (200 KB) fills the 4K ring; a writer waits for
+# the write token behind it; then a reader (-c 1) takes the stream, and the
+# token goes to the waiting writer.  If the reader died, another reader
+# comes; if the writer died, README: Delivery says what its reader does.
+scene_stream() {
+	local began=0 whole rin how
+	start SW "$T/stream" /dev/null shmwrite -s 4K -n "$c"
+	wait_for "$LIMIT" asleep_or_dead SW "$BELL_SPACE" || return
+	start X /dev/null /dev/null shmwrite -s 4K -n "$c" "$M_x1"
+	wait_for "$LIMIT" asleep_or_dead X "$BELL_WRITERS" || return
+	start SR /dev/null "$D/SR.out" shmread -s 4K -c 1 -n "$c"
+	reap SR || return
+	if died SR; then
+		# had it begun the stream (rin names it, or it wrote some)?
+		rin=$(od -An -tu4 -j "$OFF_rin" -N 4 "/dev/shm/shmrw.$c" | tr -d ' ')
+		if [[ $rin != 0 || -s $D/SR.out ]]; then
+			began=1
+		fi
+		is_prefix "$D/SR.out" || bad "the killed reader wrote what was not sent" || return
+		start SR2 /dev/null "$D/SR2.out" shmread -s 4K -c 1 -n "$c"
+		ends SR2 0 || return
+		if ((began)); then
+			# the rest of the stream is skipped: the next message
+			[[ $(cat "$D/SR2.out") == "$M_x1" ]] || bad "SR2 took [$(head -c 100 "$D/SR2.out")], not x1" || return
+			POOL+=("$D/SR2.out")
+		else
+			is_stream "$D/SR2.out" || bad "SR2 did not take the whole stream" || return
+		fi
+	fi
+	if ! died SR || ((!began)); then
+		ends SW 0 || return
+	elif is_stream "$D/SR.out"; then
+		# all written out but not its end: the writer may or may not
+		# see its reader die before it leaves
+		ends_either SW 1 "shmwrite: $c: reader went away" || return
+	else
+		ends SW 1 "shmwrite: $c: reader went away" || return
+	fi
+	if died SW; then
+		# what the reader got: as far as the stream came
+		case $KP in
+		token.handoff | token.given | leave.*) how="whole" ;;
+		sleep.set | sleep.woken | stream.end) how="cut" ;;
+		create.* | open.retry | attach.* | token.taken | stream.begin | publish) how="none" ;;
+		*) how="any" ;;	# no rule yet: any that README allows
+		esac
+		whole=$(is_stream "$D/SR.out" && echo 1)
+		if [[ $how == whole || ($how == any && ${ST[SR]} == 0 && -n $whole) ]]; then
+			ends SR 0 && [[ -n $whole ]] || bad "SR: not the whole stream" || return
+		elif [[ $how == none || ($how == any && ${ST[SR]} == 0) ]]; then
+			ends SR 0 && [[ $(cat "$D/SR.out") == "$M_x1" ]] ||
+				bad "SR took [$(head -c 100 "$D/SR.out")], not the next message" || return
+			POOL+=("$D/SR.out")
+		else
+			ends SR 1 "shmread: $c: message truncated (writer went away)" || return
+			[[ -s $D/SR.out ]] && is_prefix "$D/SR.out" || bad "SR: not a prefix of the stream" || return
+		fi
+	elif ! died SR; then
+		ends SR 0 || return
+		is_stream "$D/SR.out" || bad "SR: not the stream" || return
+	fi
+	ends X 0 || return
+	sent x1 1 X
+	drain
+}
+
+# The last one out: a reader whose output is cut mid-stream (shmread | head
+# -c 100) leaves the rest of the stream, and its writer ends with "reader
+# went away"; a message follows; the last reader skips what was left, takes
+# the message and, alone, removes the channel.
+scene_last() {
+	start SW2 "$T/stream" /dev/null shmwrite -s 4K -n "$c"
+	wait_for "$LIMIT" asleep_or_dead SW2 "$BELL_SPACE" || return
+	mkfifo "$D/fifo"
+	bg "$D/fifo" /dev/null "$D/hd.err" head -c 100
+	PID[hd]=$BGPID
+	start SX /dev/null "$D/fifo" shmread -s 4K -n "$c"
+	ends SX 141 || return
+	ends SW2 1 "shmwrite: $c: reader went away" || return
+	ends hd 0 || return
+	start Z /dev/null /dev/null shmwrite -s 4K -n "$c" "$M_z1"
+	ends Z 0 || return
+	sent z1 1 Z
+	start LO /dev/null "$D/LO.out" shmread -s 4K -c 1 -n "$c"
+	POOL+=("$D/LO.out")
+	ends LO 0 || return
+	if ! died LO; then
+		assert_no_objects "$c" || bad "the last one out left objects" || return
+	fi
+	drain
+}
+
+# -r removes a kept channel, empty.  Killed before it marked the channel
+# removed, it left it as it was: kept, live (-r again removes it).
+scene_remove() {
+	local state
+	start K1 /dev/null /dev/null shmwrite -s 4K -k -n "$c" "$M_k1"
+	ends K1 0 || return
+	start K2 /dev/null "$D/K2.out" shmread -n "$c"
+	POOL+=("$D/K2.out")
+	ends K2 0 || return
+	sent k1 1 K1
+	start RM /dev/null /dev/null shmread -r -n "$c"
+	ends RM 0 || return
+	if ! died RM; then
+		assert_no_objects "$c" || bad "-r left objects" || return
+		return 0
+	fi
+	state=$(field "$c" state)
+	case $state in
+	live) KEPT=1 ;;
+	removed) ;;
+	*) bad "the remover died, leaving state [$state]" || return ;;
+	esac
+}
+
+# One run: KR killed at KP in its scene; then the name works at once, and
+# nothing is left; what readers took adds up.
+run_one() {
+	local exact=1
+	KR=$1 KP=$2 DIED=0 KEPT=0
+	PID=() ST=() POOL=()
+	c=$(chan "$KP.$KR")
+	D=$T/$KP.$KR
+	mkdir -p "$D"
+	: >"$D/expected"
+	"scene_${SCENE[$KR]}" || return
+	start fw /dev/null /dev/null shmwrite -t 2 -n "$c" fresh
+	ends fw 0 || return
+	start fr /dev/null "$D/fr.out" shmread -t 2 -n "$c"
+	ends fr 0 || return
+	[[ $(cat "$D/fr.out") == fresh ]] || bad "the fresh reader took [$(head -c 100 "$D/fr.out")]" || return
+	if ((KEPT)); then
+		[[ $(field "$c" kept) == yes ]] || bad "not the kept channel" || return
+		start rr /dev/null /dev/null shmread -r -n "$c"
+		ends rr 0 || return
+	fi
+	assert_no_objects "$c" || bad "objects left" || return
+	if [[ $DIED == 1 && $READER_ROLES == *" $KR "* ]]; then
+		exact=0
+	fi
+	check_msgs "$D/expected" "$exact" "${POOL[@]}" >"$D/check" ||
+		bad "messages: $(grep -v '^check_msgs:' "$D/check" | head -5)"
+}
+
+@test "a process killed at each injection point, in each role: the others go on, messages arrive whole, the name works at once, nothing is left" {
+	local p r bad_runs=() unreached=() killed pts roles=("${ROLES[@]}")
+	# self-checking messages, one or three per writer (see fault.bash)
+	M_c1=$(gen_msgs c1 1 11) M_w1=$(gen_msgs w1 1 12) M_v1=$(gen_msgs v1 1 13)
+	M_i1=$(gen_msgs i1 1 14) M_x1=$(gen_msgs x1 1 15) M_z1=$(gen_msgs z1 1 16)
+	M_k1=$(gen_msgs k1 1 17)
+	gen_msgs l1 3 18 >"$T/l.in"
+	gen_msgs r1 3 19 >"$T/r.in"
+	head -c $((200 * 1024)) /dev/urandom >"$T/stream"
+	mapfile -t pts < <(points)
+	((${#pts[@]} >= 20)) || { echo "only ${#pts[@]} injection points found"; return 1; }
+	# CRASH_POINTS, CRASH_ROLES: only these (to reproduce a failed run)
+	if [[ -n ${CRASH_POINTS:-} ]]; then
+		read -r -a pts <<<"$CRASH_POINTS"
+	fi
+	if [[ -n ${CRASH_ROLES:-} ]]; then
+		read -r -a roles <<<"$CRASH_ROLES"
+	fi
+	for p in "${pts[@]}"; do
+		killed=
+		for r in "${roles[@]}"; do
+			run_one "$r" "$p" || bad_runs+=("$p/$r")
+			cleanup_pids
+			if ((DIED)); then
+				killed+="${killed:+, }${WHO[$r]}"
+			fi
+		done
+		echo "# $p: killed ${killed:-nobody}" >&3
+		[[ -n $killed || -n ${CRASH_ROLES:-} ]] || unreached+=("$p")
+	done
+	if ((${#unreached[@]})); then
+		echo "# reached by no role: ${unreached[*]}"
+	fi
+	if ((${#bad_runs[@]})); then
+		echo "# failed runs (point/role): ${bad_runs[*]}"
+	fi
+	((${#unreached[@]} == 0 && ${#bad_runs[@]} == 0))
+}
