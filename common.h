@@ -45,13 +45,13 @@
  * whole.
  *
  * HOW A MESSAGE TRAVELS.
- *  1. A writer takes the write token (wtoken) and builds messages in the
+ *  1. A writer takes the write tok_word (wtoken) and builds messages in the
  *     free part of the ring: records beyond head, which nobody reads.  A
  *     message that fits is published whole, by one store to head, after
  *     its LAST record was written; one that can never fit, and every
  *     stream (shmwrite's standard input), is published as it comes, and
  *     its number is kept in wopen meanwhile.
- *  2. A reader takes the read token (rtoken) and looks at the records from
+ *  2. A reader takes the read tok_word (rtoken) and looks at the records from
  *     tail to head.  A whole message is written out and only then
  *     consumed, by one store to tail, so that a failed write loses
  *     nothing.  A stream is written out and consumed as it comes; its
@@ -128,7 +128,7 @@
  * So a waiter waits at most a slice longer than it must; nobody starves.
  *
  * BELLS.  One kind of waiter a bell: READERS and WRITERS, processes waiting
- * for the read or write token; DATA (head moved), the rtoken holder
+ * for the read or write tok_word; DATA (head moved), the rtoken holder
  * waiting for data; SPACE (tail moved), the wtoken holder waiting for room
  * and -w writers waiting for their message to be taken.  A waiter sets its
  * bit in asleep[bell], looks once more [B2] and sleeps on the bell for at
@@ -381,7 +381,7 @@ struct chan {
 	/* the last error: the call that failed (or NULL), and its errno */
 	const char *what;
 	int errnum;
-	/* settings, kept by ch_init(): the longest wait (< 0: none) ... */
+	/* settings, kept by obj_init(): the longest wait (< 0: none) ... */
 	int64_t timeout_ns;
 	/* ... -v: the tool's narrator, or NULL ... */
 	void (*narrate)(int ev, uint64_t n, const char *fmt, va_list ap);
@@ -443,7 +443,7 @@ struct ch_info {
 };
 
 /* Set by the tool's signal handler: waits return CH_EINTR once it is. */
-static volatile sig_atomic_t ch_caught;
+static volatile sig_atomic_t sig_caught;
 
 /*
  * Each tool uses only part of the interface: inline, so that the part it
@@ -459,7 +459,7 @@ CH_API int ch_remove(struct chan *, const char *name);
 CH_API int ch_look(const char *name, struct ch_info *);
 CH_API int ch_valid_name(const char *, size_t);
 
-/* Writing: begin, build messages, publish, end; -w waits with sync. */
+/* Writing: begin, build messages, w_publish, end; -w waits with sync. */
 CH_API int ch_wbegin(struct chan *);
 CH_API int ch_msg_begin(struct chan *, int stream, int sync);
 CH_API int ch_reserve(struct chan *, size_t min, size_t max,
@@ -548,7 +548,7 @@ inject(const char *point)
 
 /* A few cycles' wait that tells the CPU we are spinning. */
 static inline void
-cpu_pause(void)
+t_pause(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
@@ -564,7 +564,7 @@ struct rec {
 };
 
 static int64_t
-clock_ns(void)
+t_now(void)
 {
 	struct timespec ts;
 
@@ -573,13 +573,13 @@ clock_ns(void)
 }
 
 static int64_t
-deadline(const struct chan *c)
+t_deadline(const struct chan *c)
 {
-	return c->timeout_ns < 0 ? -1 : clock_ns() + c->timeout_ns;
+	return c->timeout_ns < 0 ? -1 : t_now() + c->timeout_ns;
 }
 
 static void
-say(const struct chan *c, int ev, uint64_t n, const char *fmt, ...)
+trace(const struct chan *c, int ev, uint64_t n, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -592,7 +592,7 @@ say(const struct chan *c, int ev, uint64_t n, const char *fmt, ...)
 
 /* A system call failed: keep what and errno for the tool to tell. */
 static int
-sys(struct chan *c, const char *what)
+e_sys(struct chan *c, const char *what)
 {
 	c->errnum = errno;
 	c->what = what;
@@ -601,14 +601,14 @@ sys(struct chan *c, const char *what)
 
 /* The segment cannot be trusted any more: leave it alone from now on. */
 static int
-corrupt(struct chan *c)
+e_corrupt(struct chan *c)
 {
 	c->broken = 1;
 	return CH_ECORRUPT;
 }
 
 static void
-nap(int64_t ns)
+t_nap(int64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
 
@@ -623,7 +623,7 @@ nap(int64_t ns)
  * holds there, or -1 if there is none.
  */
 static off_t
-lk(int fd, int cmd, short type, off_t off, off_t len)
+lk_op(int fd, int cmd, short type, off_t off, off_t len)
 {
 	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
 		.l_start = off, .l_len = len };
@@ -636,22 +636,22 @@ lk(int fd, int cmd, short type, off_t off, off_t len)
 }
 
 static int
-lock_try(int fd, off_t off)
+lk_try(int fd, off_t off)
 {
-	return lk(fd, F_OFD_SETLK, F_WRLCK, off, 1) == 0 ? 0 : -1;
+	return lk_op(fd, F_OFD_SETLK, F_WRLCK, off, 1) == 0 ? 0 : -1;
 }
 
 static void
-lock_drop(int fd, off_t off)
+lk_drop(int fd, off_t off)
 {
-	(void)lk(fd, F_OFD_SETLK, F_UNLCK, off, 1);
+	(void)lk_op(fd, F_OFD_SETLK, F_UNLCK, off, 1);
 }
 
 /* Does another process hold a lock in [off, off + len)? */
 static int
-lock_held(int fd, off_t off, off_t len)
+lk_held(int fd, off_t off, off_t len)
 {
-	return lk(fd, F_OFD_GETLK, F_WRLCK, off, len) != -1;
+	return lk_op(fd, F_OFD_GETLK, F_WRLCK, off, len) != -1;
 }
 
 /* --- names and objects ------------------------------------------------- */
@@ -670,7 +670,7 @@ ch_valid_name(const char *s, size_t len)
 }
 
 static void
-ch_names(struct chan *c, uint32_t gen)
+obj_names(struct chan *c, uint32_t gen)
 {
 	int i;
 
@@ -688,13 +688,13 @@ obj_path(char *buf, size_t n, const char *obj, int sem)
 }
 
 static void
-ch_init(struct chan *c, const char *name)
+obj_init(struct chan *c, const char *name)
 {
 	memset(c, 0, offsetof(struct chan, timeout_ns));
 	(void)snprintf(c->name, sizeof(c->name), "%s", name);
 	c->fd = -1;
 	c->slot = -1;
-	ch_names(c, 0);
+	obj_names(c, 0);
 }
 
 /*
@@ -702,7 +702,7 @@ ch_init(struct chan *c, const char *name)
  * writes to its standard output must not land in a channel.
  */
 static int
-fd_above_std(int fd)
+obj_fd(int fd)
 {
 	int nfd;
 
@@ -719,7 +719,7 @@ fd_above_std(int fd)
  * symlink)?
  */
 static int
-open_failed(struct chan *c)
+obj_open_failed(struct chan *c)
 {
 	char path[sizeof(SHM_DIR) + sizeof(c->shm)];
 	struct stat st;
@@ -729,19 +729,19 @@ open_failed(struct chan *c)
 	if (e != ENOENT && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
 		return CH_ENOTCHAN;
 	errno = e;
-	return e == ENOENT ? CH_ENOENT : sys(c, NULL);
+	return e == ENOENT ? CH_ENOENT : e_sys(c, NULL);
 }
 
 /* May we unlink it?  In the sticky /dev/shm: if it is ours, or we are root. */
 static int
-may_unlink(const struct chan *c)
+obj_may_unlink(const struct chan *c)
 {
 	return c->uid == geteuid() || geteuid() == 0;
 }
 
 /* With the name lock held: unlink the segment if the name still leads to it. */
 static int
-unlink_seg(struct chan *c)
+obj_unlink_seg(struct chan *c)
 {
 	char path[sizeof(SHM_DIR) + sizeof(c->shm)];
 	struct stat fst, nst;
@@ -750,21 +750,21 @@ unlink_seg(struct chan *c)
 	INJECT("unlink.seg");
 	if (fstat(c->fd, &fst) == 0 && lstat(path, &nst) == 0 &&
 	    fst.st_ino == nst.st_ino && fst.st_dev == nst.st_dev) {
-		say(c, EV_NOTE, 0, "shm_unlink %s", c->shm);
+		trace(c, EV_NOTE, 0, "shm_unlink %s", c->shm);
 		if (shm_unlink(c->shm) == -1 && errno != ENOENT)
-			return sys(c, "shm_unlink");
+			return e_sys(c, "shm_unlink");
 	}
 	return CH_OK;
 }
 
 /*
  * With the name lock held: unlink the bells, then the segment (a bell
- * is looked for only through its segment).  may_unlink() can be wrong -
+ * is looked for only through its segment).  obj_may_unlink() can be wrong -
  * in a user namespace, say - so a failure is told; if the first unlink
  * fails, nothing is gone and *intact says so.
  */
 static int
-unlink_all(struct chan *c, int *intact)
+obj_unlink_all(struct chan *c, int *intact)
 {
 	int i, r = CH_OK;
 
@@ -772,16 +772,16 @@ unlink_all(struct chan *c, int *intact)
 	for (i = 0; i < NBELL; i++) {
 		INJECT("unlink.sem");
 		if (sem_unlink(c->sem[i]) == 0)
-			say(c, EV_NOTE, 0, "sem_unlink %s", c->sem[i]);
+			trace(c, EV_NOTE, 0, "sem_unlink %s", c->sem[i]);
 		else if (errno != ENOENT && r == CH_OK) {
-			r = sys(c, "sem_unlink");
+			r = e_sys(c, "sem_unlink");
 			if (i == 0) {
 				*intact = 1;
 				return r;
 			}
 		}
 	}
-	return unlink_seg(c) != CH_OK ? CH_ESYS : r;
+	return obj_unlink_seg(c) != CH_OK ? CH_ESYS : r;
 }
 
 static void
@@ -917,7 +917,7 @@ ring_sum(hdr_fn *get, void *ctx, uint64_t tail, uint64_t head, uint64_t cap,
 }
 
 static int
-hdr_mapped(void *ctx, uint64_t pos, uint64_t *hdr)
+ring_hdr_mapped(void *ctx, uint64_t pos, uint64_t *hdr)
 {
 	*hdr = atomic_load_explicit(rec_word(ctx, pos), memory_order_relaxed);
 	return 0;
@@ -925,12 +925,12 @@ hdr_mapped(void *ctx, uint64_t pos, uint64_t *hdr)
 
 /* No whole message is queued: the channel may go. */
 static int
-nothing_queued(struct chan *c)
+ring_nothing_queued(struct chan *c)
 {
 	uint64_t bytes;
 	long msgs;
 
-	return ring_sum(hdr_mapped, c, atomic_load(&c->seg->tail),
+	return ring_sum(ring_hdr_mapped, c, atomic_load(&c->seg->tail),
 	    atomic_load(&c->seg->head), c->cap, &bytes, &msgs) == 0 &&
 	    msgs == 0;
 }
@@ -940,7 +940,7 @@ nothing_queued(struct chan *c)
 static int
 slot_alive(const struct chan *c, int s)
 {
-	return s == c->slot || lock_held(c->fd, LK_SLOT + s, 1);
+	return s == c->slot || lk_held(c->fd, LK_SLOT + s, 1);
 }
 
 /*
@@ -949,7 +949,7 @@ slot_alive(const struct chan *c, int s)
  * it was scribbled, and is taken back rather than waited for.
  */
 static int
-alive(const struct chan *c, uint64_t id)
+slot_id_alive(const struct chan *c, uint64_t id)
 {
 	uint32_t s = (uint32_t)id;
 
@@ -957,12 +957,12 @@ alive(const struct chan *c, uint64_t id)
 	    (int)s - 1 == c->slot)
 		return 0;
 	return (id >> 32) == atomic_load(&c->seg->slot[s - 1].epoch) &&
-	    lock_held(c->fd, LK_SLOT + (off_t)s - 1, 1);
+	    lk_held(c->fd, LK_SLOT + (off_t)s - 1, 1);
 }
 
 /* With the lock of slot s held: clear what its last owner left asleep. */
 static void
-slot_wake(struct chan *c, int s)
+slot_clear_bits(struct chan *c, int s)
 {
 	uint64_t bit = (uint64_t)1 << (s % 64);
 	int b;
@@ -975,11 +975,11 @@ slot_wake(struct chan *c, int s)
 static void
 slot_reap(struct chan *c, int s)
 {
-	if (s == c->slot || lock_try(c->fd, LK_SLOT + s) != 0)
+	if (s == c->slot || lk_try(c->fd, LK_SLOT + s) != 0)
 		return;
-	say(c, EV_NOTE, 0, "slot %d: its process died asleep: clearing it", s);
-	slot_wake(c, s);
-	lock_drop(c->fd, LK_SLOT + s);
+	trace(c, EV_NOTE, 0, "slot %d: its process died asleep: clearing it", s);
+	slot_clear_bits(c, s);
+	lk_drop(c->fd, LK_SLOT + s);
 }
 
 /* --- bells and waiting ------------------------------------------------- */
@@ -1006,18 +1006,18 @@ bell_sem(struct chan *c, int b, int *st)
 	if ((c->bell[b] = sem_open(c->sem[b], 0)) == SEM_FAILED) {
 		c->bell[b] = NULL;
 		if (errno != ENOENT)
-			*st = sys(c, "sem_open");
+			*st = e_sys(c, "sem_open");
 		else
 			*st = atomic_load(&c->seg->state) == ST_LIVE ?
 			    CH_ENOTCHAN : CH_EREMOVED;
 		return NULL;
 	}
-	say(c, EV_NOTE, 0, "sem_open %s: opened", c->sem[b]);
+	trace(c, EV_NOTE, 0, "sem_open %s: opened", c->sem[b]);
 	return c->bell[b];
 }
 
 static int
-nasleep(const struct chan *c, int bell)
+bell_nasleep(const struct chan *c, int bell)
 {
 	int i, n = 0;
 
@@ -1028,7 +1028,7 @@ nasleep(const struct chan *c, int bell)
 
 /* Does a live process other than us sleep on bell?  The dead are reaped. */
 static int
-live_sleeper(struct chan *c, int bell)
+bell_live_sleeper(struct chan *c, int bell)
 {
 	uint64_t bits;
 	int i, s;
@@ -1048,14 +1048,14 @@ live_sleeper(struct chan *c, int bell)
 }
 
 static void
-post(struct chan *c, int b, int n)
+bell_post(struct chan *c, int b, int n)
 {
 	sem_t *s;
 	int st;
 
 	if ((s = bell_sem(c, b, &st)) == NULL)
 		return;		/* its sleepers wake at the end of a slice */
-	say(c, EV_POST, (uint64_t)n, "sem_post %s: wakes %d", c->sem[b], n);
+	trace(c, EV_POST, (uint64_t)n, "sem_post %s: wakes %d", c->sem[b], n);
 	while (n-- > 0)
 		(void)sem_post(s);
 }
@@ -1065,21 +1065,21 @@ post(struct chan *c, int b, int n)
  * is not woken yet.  Nobody asleep, no system call.
  */
 static void
-ring_bell(struct chan *c, int b)
+bell_ring(struct chan *c, int b)
 {
 	sem_t *s;
 	int n, v, st;
 
 	atomic_thread_fence(memory_order_seq_cst);	/* [B1] */
-	if ((n = nasleep(c, b)) == 0) {
-		say(c, EV_NOPOST, 0, "nobody asleep on %s: no post",
+	if ((n = bell_nasleep(c, b)) == 0) {
+		trace(c, EV_NOPOST, 0, "nobody asleep on %s: no post",
 		    c->sem[b] + 1);
 		return;
 	}
 	if ((s = bell_sem(c, b, &st)) != NULL && sem_getvalue(s, &v) == 0 && v > 0)
 		n -= v;			/* woken already, not yet running */
 	if (n > 0)
-		post(c, b, n);
+		bell_post(c, b, n);
 }
 
 /*
@@ -1090,19 +1090,19 @@ ring_bell(struct chan *c, int b)
  * returns at once and this is a short spin.
  */
 static int
-spin(struct chan *c, ready_fn *ready, void *arg)
+bell_spin(struct chan *c, ready_fn *ready, void *arg)
 {
 	int i, st = CH_AGAIN;
 
 	for (i = 0; i < SPIN_TRIES && st == CH_AGAIN; i++) {
 		if (i < SPIN_PAUSES)
-			cpu_pause();
+			t_pause();
 		else
 			(void)sched_yield();
 		st = ready(c, arg, 0);
 	}
 	if (st != CH_AGAIN)
-		say(c, EV_SPIN, (uint64_t)i, "ready after %d looks: no sleep", i);
+		trace(c, EV_SPIN, (uint64_t)i, "ready after %d looks: no sleep", i);
 	return st;
 }
 
@@ -1112,7 +1112,7 @@ spin(struct chan *c, ready_fn *ready, void *arg)
  * next message, as a write would end it.
  */
 static int
-out_gone(void)
+bell_out_gone(void)
 {
 	struct pollfd p = { STDOUT_FILENO, 0, 0 };
 
@@ -1124,7 +1124,7 @@ out_gone(void)
  * ready() says yes by then.  How we woke goes to *how.
  */
 static int
-doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
+bell_doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
     int *how, const char *what)
 {
 	_Atomic uint64_t *word = &c->seg->asleep[bell][c->slot / 64];
@@ -1140,17 +1140,17 @@ doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
 	INJECT("sleep.set");
 	atomic_thread_fence(memory_order_seq_cst);	/* [B2] */
 	if ((st = ready(c, arg, 0)) == CH_AGAIN) {
-		say(c, EV_SLEEP, 0, "sem_clockwait %s: asleep, waiting for %s",
+		trace(c, EV_SLEEP, 0, "sem_clockwait %s: asleep, waiting for %s",
 		    c->sem[bell] + 1, what);
 		if (sem_clockwait(s, CLOCK_MONOTONIC, &ts) == 0) {
 			*how = HOW_WOKEN;
-			say(c, EV_WAKE, 0, "sem_clockwait: woken by a post");
+			trace(c, EV_WAKE, 0, "sem_clockwait: woken by a post");
 		} else if (errno == ETIMEDOUT) {
 			*how = HOW_LATE | HOW_STALE;
-			say(c, EV_SLICE, 0, "sem_clockwait: no post in %lld ms: "
+			trace(c, EV_SLICE, 0, "sem_clockwait: no post in %lld ms: "
 			    "looking around", SLICE_NS / 1000000);
 		} else if (errno != EINTR)
-			st = sys(c, "sem_clockwait");
+			st = e_sys(c, "sem_clockwait");
 		INJECT("sleep.woken");
 	}
 	atomic_fetch_and(word, ~bit);
@@ -1162,9 +1162,9 @@ doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
  * -r and signals stop it as they stop a waiting one.
  */
 static int
-busy_check(struct chan *c)
+bell_busy(struct chan *c)
 {
-	if (ch_caught)
+	if (sig_caught)
 		return CH_EINTR;
 	if (atomic_load_explicit(&c->seg->state, memory_order_relaxed) ==
 	    ST_REMOVED)
@@ -1174,12 +1174,12 @@ busy_check(struct chan *c)
 
 /* After a slice: has the segment been removed or truncated under us? */
 static int
-check_seg(struct chan *c)
+seg_check(struct chan *c)
 {
 	struct stat st;
 
 	if (fstat(c->fd, &st) == -1)
-		return sys(c, "fstat");
+		return e_sys(c, "fstat");
 	if (st.st_nlink == 0)
 		return CH_EREMOVED;
 	if ((uint64_t)st.st_size != SEG_HDRSZ + c->cap) {
@@ -1190,13 +1190,13 @@ check_seg(struct chan *c)
 }
 
 /*
- * Wait on bell until ready() says so, or an error, the deadline (< 0:
+ * Wait on bell until ready() says so, or an error, the t_deadline (< 0:
  * none) or a signal.  ready() is told how it is asked: LATE when it
  * should look for dead peers (at first if how says so, then after every
  * slice), STALE when a whole slice went by, WOKEN after a post.
  */
 static int
-await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
+bell_await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
     int64_t deadline_ns, const char *what)
 {
 	int64_t now, until;
@@ -1205,28 +1205,28 @@ await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
 	for (;;) {
 		if ((st = ready(c, arg, how)) != CH_AGAIN)
 			return st;
-		if (ch_caught)
+		if (sig_caught)
 			return CH_EINTR;
 		if (atomic_load(&c->seg->state) == ST_REMOVED)
 			return CH_EREMOVED;
-		if ((how & HOW_LATE) && (st = check_seg(c)) != CH_OK)
+		if ((how & HOW_LATE) && (st = seg_check(c)) != CH_OK)
 			return st;
-		if ((how & HOW_LATE) && c->watch_out && out_gone()) {
-			say(c, EV_NOTE, 0, "nobody reads our output any more");
+		if ((how & HOW_LATE) && c->watch_out && bell_out_gone()) {
+			trace(c, EV_NOTE, 0, "nobody reads our output any more");
 			return CH_EOUTPUT;
 		}
-		now = clock_ns();
+		now = t_now();
 		if (deadline_ns >= 0 && now >= deadline_ns) {
-			say(c, EV_NOTE, 0, "timed out waiting for %s", what);
+			trace(c, EV_NOTE, 0, "timed out waiting for %s", what);
 			return CH_ETIMEDOUT;
 		}
-		if (!spun++ && (st = spin(c, ready, arg)) != CH_AGAIN)
+		if (!spun++ && (st = bell_spin(c, ready, arg)) != CH_AGAIN)
 			return st;
 		until = now + SLICE_NS;
 		if (deadline_ns >= 0 && deadline_ns < until)
 			until = deadline_ns;
 		how = 0;
-		if ((st = doze(c, bell, ready, arg, until, &how, what)) !=
+		if ((st = bell_doze(c, bell, ready, arg, until, &how, what)) !=
 		    CH_AGAIN)
 			return st;
 	}
@@ -1240,22 +1240,22 @@ struct take {
 };
 
 static _Atomic uint64_t *
-token(struct chan *c, int bell)
+tok_word(struct chan *c, int bell)
 {
 	return bell == BELL_WRITERS ? &c->seg->wtoken : &c->seg->rtoken;
 }
 
 /*
  * Has a token that holds held no holder left to wait for: a dead one, or
- * us (see alive()), or a HANDOFF that no live process sleeps for any
- * more?  The one judgement of it, for takers and for withdraw().
+ * us (see slot_id_alive()), or a HANDOFF that no live process sleeps for any
+ * more?  The one judgement of it, for takers and for w_withdraw().
  */
 static int
-holder_gone(struct chan *c, int bell, uint64_t held)
+tok_gone(struct chan *c, int bell, uint64_t held)
 {
 	if (held == TOKEN_HANDOFF)
-		return !live_sleeper(c, bell);
-	return !alive(c, held);
+		return !bell_live_sleeper(c, bell);
+	return !slot_id_alive(c, held);
 }
 
 /*
@@ -1264,16 +1264,16 @@ holder_gone(struct chan *c, int bell, uint64_t held)
  * sleeps for it any more.
  */
 static int
-token_ready(struct chan *c, void *arg, int how)
+tok_ready(struct chan *c, void *arg, int how)
 {
 	struct take *t = arg;
-	_Atomic uint64_t *tok = token(c, t->bell);
+	_Atomic uint64_t *tok = tok_word(c, t->bell);
 	uint64_t held = TOKEN_FREE;
 
 	if (atomic_compare_exchange_strong(tok, &held, c->id))
 		return CH_OK;
 	if (!(held == TOKEN_HANDOFF && (how & (HOW_WOKEN | HOW_STALE))) &&
-	    (!(how & HOW_LATE) || !holder_gone(c, t->bell, held)))
+	    (!(how & HOW_LATE) || !tok_gone(c, t->bell, held)))
 		return CH_AGAIN;
 	if (!atomic_compare_exchange_strong(tok, &held, c->id))
 		return CH_AGAIN;
@@ -1282,16 +1282,16 @@ token_ready(struct chan *c, void *arg, int how)
 }
 
 static int
-token_take(struct chan *c, int bell, int *tookover)
+tok_take(struct chan *c, int bell, int *tookover)
 {
 	struct take t = { bell, 0 };
 	const char *which = bell == BELL_WRITERS ? "write" : "read";
 	int st;
 
-	st = await(c, bell, token_ready, &t, HOW_LATE, deadline(c),
+	st = bell_await(c, bell, tok_ready, &t, HOW_LATE, t_deadline(c),
 	    bell == BELL_WRITERS ? "the write token" : "the read token");
 	if (st == CH_OK) {
-		say(c, EV_NOTE, 0, "took the %s token%s", which,
+		trace(c, EV_NOTE, 0, "took the %s token%s", which,
 		    t.tookover ? " from a process that died" : "");
 		INJECT("token.taken");
 	}
@@ -1301,22 +1301,22 @@ token_take(struct chan *c, int bell, int *tookover)
 
 /* Give the token back; to a sleeper, if one waits for it. */
 static void
-token_give(struct chan *c, int bell)
+tok_give(struct chan *c, int bell)
 {
-	_Atomic uint64_t *tok = token(c, bell);
+	_Atomic uint64_t *tok = tok_word(c, bell);
 	uint64_t held = c->id;
 
 	if (!atomic_compare_exchange_strong(tok, &held, TOKEN_FREE))
 		return;		/* not ours any more: hostile write */
 	held = TOKEN_FREE;
-	if (nasleep(c, bell) > 0 && live_sleeper(c, bell) &&
+	if (bell_nasleep(c, bell) > 0 && bell_live_sleeper(c, bell) &&
 	    atomic_compare_exchange_strong(tok, &held, TOKEN_HANDOFF)) {
-		say(c, EV_NOTE, 0, "gave the %s token to a sleeper",
+		trace(c, EV_NOTE, 0, "gave the %s token to a sleeper",
 		    bell == BELL_WRITERS ? "write" : "read");
-		post(c, bell, 1);
+		bell_post(c, bell, 1);
 		INJECT("token.handoff");
 	} else {
-		say(c, EV_NOTE, 0, "gave back the %s token",
+		trace(c, EV_NOTE, 0, "gave back the %s token",
 		    bell == BELL_WRITERS ? "write" : "read");
 		INJECT("token.given");
 	}
@@ -1385,11 +1385,11 @@ remains(struct chan *c, uint32_t *gen)
 
 /* With the name lock held, as nothing was unlinked: LIVE again. */
 static void
-take_back(struct chan *c)
+life_take_back(struct chan *c)
 {
 	atomic_store(&c->seg->namepid, 0);
 	atomic_store(&c->seg->state, ST_LIVE);
-	say(c, EV_NOTE, 0, "%s: cannot remove it: taking the channel back",
+	trace(c, EV_NOTE, 0, "%s: cannot remove it: taking the channel back",
 	    c->shm);
 }
 
@@ -1400,13 +1400,13 @@ take_back(struct chan *c)
  * a remover left.  Then look again.
  */
 static int
-settle(struct chan *c)
+life_settle(struct chan *c)
 {
 	uint32_t state = ST_BUILDING, gen = 0, dying = ST_DYING;
 	struct stat st;
 	int intact, r = CH_RETRY;
 
-	if (lock_try(c->fd, LK_NAME) != 0)
+	if (lk_try(c->fd, LK_NAME) != 0)
 		return CH_AGAIN;		/* its owner is at work */
 	if (c->seg != NULL)
 		state = atomic_load(&c->seg->state);	/* as of now */
@@ -1414,30 +1414,30 @@ settle(struct chan *c)
 	    (c->seg == NULL && st.st_size != 0 &&
 	    (uint64_t)st.st_size >= SEG_HDRSZ + MIN_CAP))
 		;			/* gone, or done meanwhile: look again */
-	else if (state == ST_DYING && (!may_unlink(c) || !nothing_queued(c) ||
-	    lock_held(c->fd, LK_SLOT, NSLOT))) {
+	else if (state == ST_DYING && (!obj_may_unlink(c) || !ring_nothing_queued(c) ||
+	    lk_held(c->fd, LK_SLOT, NSLOT))) {
 		if (atomic_compare_exchange_strong(&c->seg->state, &dying,
 		    ST_LIVE))
-			say(c, EV_NOTE, 0, "%s: the last process out died: "
+			trace(c, EV_NOTE, 0, "%s: the last process out died: "
 			    "taking the channel back", c->shm);
 	} else if (state == ST_BUILDING && !remains(c, &gen))
 		r = CH_ENOTCHAN;
-	else if (!may_unlink(c))
+	else if (!obj_may_unlink(c))
 		r = state == ST_BUILDING ? CH_EDEAD : CH_EREMOVED;
 	else {
-		say(c, EV_NOTE, 0, "%s: its %s died: removing what it left",
+		trace(c, EV_NOTE, 0, "%s: its %s died: removing what it left",
 		    c->shm, state == ST_BUILDING ? "creator" : "remover");
-		ch_names(c, state == ST_BUILDING ? gen : c->seg->gen);
+		obj_names(c, state == ST_BUILDING ? gen : c->seg->gen);
 		if (state == ST_DYING)	/* so that a death now is finished too */
 			atomic_store(&c->seg->state, ST_REMOVED);
-		if (unlink_all(c, &intact) != CH_OK) {
+		if (obj_unlink_all(c, &intact) != CH_OK) {
 			if (intact && state != ST_BUILDING)
-				take_back(c);
+				life_take_back(c);
 			else
 				r = CH_ESYS;
 		}
 	}
-	lock_drop(c->fd, LK_NAME);
+	lk_drop(c->fd, LK_NAME);
 	return r;
 }
 
@@ -1446,20 +1446,20 @@ settle(struct chan *c)
  * Then see whether the channel is still LIVE (see STATES).
  */
 static int
-attach(struct chan *c, int role)
+life_attach(struct chan *c, int role)
 {
 	struct slot *sl;
 	uint32_t epoch;
 	int s;
 
 	INJECT("attach.begin");
-	for (s = 0; s < NSLOT && lock_try(c->fd, LK_SLOT + s) != 0; s++)
+	for (s = 0; s < NSLOT && lk_try(c->fd, LK_SLOT + s) != 0; s++)
 		;
 	if (s == NSLOT)
 		return CH_EFULL;
 	INJECT("attach.slot");
 	sl = &c->seg->slot[s];
-	slot_wake(c, s);		/* what a dead owner left */
+	slot_clear_bits(c, s);		/* what a dead owner left */
 	epoch = (atomic_load(&sl->epoch) + 1) & EPOCH_MASK;
 	atomic_store(&sl->epoch, epoch);
 	atomic_store(&sl->pid, (int32_t)getpid());
@@ -1468,11 +1468,11 @@ attach(struct chan *c, int role)
 	c->id = (uint64_t)epoch << 32 | (uint32_t)(s + 1);
 	atomic_thread_fence(memory_order_seq_cst);	/* see STATES */
 	if (c->created || atomic_load(&c->seg->state) == ST_LIVE) {
-		say(c, EV_NOTE, 0, "attached in slot %d", s);
+		trace(c, EV_NOTE, 0, "attached in slot %d", s);
 		return CH_OK;
 	}
 	atomic_store(&sl->pid, 0);
-	lock_drop(c->fd, LK_SLOT + s);
+	lk_drop(c->fd, LK_SLOT + s);
 	c->slot = -1;
 	return CH_AGAIN;
 }
@@ -1483,7 +1483,7 @@ seg_map(struct chan *c, uint64_t cap, int prot)
 	void *p = mmap(NULL, SEG_HDRSZ + cap, prot, MAP_SHARED, c->fd, 0);
 
 	if (p == MAP_FAILED)
-		return sys(c, "mmap");
+		return e_sys(c, "mmap");
 	c->seg = p;
 	c->ring = (unsigned char *)p + SEG_HDRSZ;
 	c->cap = cap;
@@ -1505,7 +1505,7 @@ header_ok(const struct seg *h, const char *name, uint64_t cap)
  * to it.  CH_AGAIN while it is built or removed.
  */
 static int
-join(struct chan *c, int role, const struct ch_make *mk)
+life_join(struct chan *c, int role, const struct ch_make *mk)
 {
 	struct stat st;
 	uint64_t cap;
@@ -1513,27 +1513,27 @@ join(struct chan *c, int role, const struct ch_make *mk)
 	int r;
 
 	if (fstat(c->fd, &st) == -1)
-		return sys(c, "fstat");
+		return e_sys(c, "fstat");
 	if ((r = check_object(c, &st, mk->any_owner)) != CH_OK)
 		return r;
 	if (st.st_nlink == 0)
 		return CH_AGAIN;		/* removed since we opened it */
 	if ((uint64_t)st.st_size < SEG_HDRSZ + MIN_CAP)
-		return settle(c);
+		return life_settle(c);
 	cap = (uint64_t)st.st_size - SEG_HDRSZ;
 	if (cap > MAX_CAP || (cap & (cap - 1)) != 0)
 		return CH_ENOTCHAN;
 	if ((r = seg_map(c, cap, PROT_READ | PROT_WRITE)) != CH_OK)
 		return r;
 	if ((state = atomic_load(&c->seg->state)) == ST_BUILDING)
-		return settle(c);
+		return life_settle(c);
 	if (!header_ok(c->seg, c->name, cap) || state > ST_REMOVED ||
 	    !ch_mode_ok(st.st_mode))
 		return CH_ENOTCHAN;
 	if (state != ST_LIVE)
-		return settle(c);
-	ch_names(c, c->seg->gen);
-	return attach(c, role);
+		return life_settle(c);
+	obj_names(c, c->seg->gen);
+	return life_attach(c, role);
 }
 
 /*
@@ -1545,7 +1545,7 @@ join(struct chan *c, int role, const struct ch_make *mk)
  * with its remains (see CRASHES).  They are opened when first needed.
  */
 static int
-bells_create(struct chan *c, mode_t mode)
+life_bells(struct chan *c, mode_t mode)
 {
 	char path[sizeof(SHM_DIR) + sizeof(c->sem[0]) + 4];
 	sem_t sem;
@@ -1554,7 +1554,7 @@ bells_create(struct chan *c, mode_t mode)
 
 	memset(&sem, 0, sizeof(sem));		/* its padding too */
 	if (sem_init(&sem, 1, 0) == -1)
-		return sys(c, "sem_init");
+		return e_sys(c, "sem_init");
 	for (i = 0; i < NBELL && st == CH_OK; i++) {
 		obj_path(path, sizeof(path), c->sem[i], 1);
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -1567,13 +1567,13 @@ bells_create(struct chan *c, mode_t mode)
 		if (n >= 0 && n != (ssize_t)sizeof(sem))
 			errno = ENOSPC;			/* a short write */
 		if (n != (ssize_t)sizeof(sem))
-			st = sys(c, "cannot create a semaphore");
+			st = e_sys(c, "cannot create a semaphore");
 		if (fd != -1)
 			(void)close(fd);
 	}
 	if (st != CH_OK)
 		return st;
-	say(c, EV_NOTE, 0, "created the semaphores %s.%08x.[%s], mode %04o",
+	trace(c, EV_NOTE, 0, "created the semaphores %s.%08x.[%s], mode %04o",
 	    c->shm, (unsigned)c->seg->gen, BELL_LETTERS, (unsigned)mode);
 	return CH_OK;
 }
@@ -1584,30 +1584,30 @@ bells_create(struct chan *c, mode_t mode)
  * a creator that died, and removes it: start again.
  */
 static int
-build(struct chan *c, int role, const struct ch_make *mk)
+life_build(struct chan *c, int role, const struct ch_make *mk)
 {
 	struct stat st;
 	uint32_t gen;
 	const char *what;
 	int e, intact, r;
 
-	if (lock_try(c->fd, LK_NAME) != 0 || fstat(c->fd, &st) == -1 ||
+	if (lk_try(c->fd, LK_NAME) != 0 || fstat(c->fd, &st) == -1 ||
 	    st.st_nlink == 0)
 		return CH_AGAIN;
 	INJECT("create.locked");
 	c->uid = st.st_uid;
 	c->w.alloc = mk->cap < ALLOC_STEP ? mk->cap : ALLOC_STEP;
 	if (ftruncate(c->fd, (off_t)(SEG_HDRSZ + mk->cap)) == -1)
-		r = sys(c, "cannot allocate the segment");
+		r = e_sys(c, "cannot allocate the segment");
 	else if ((e = posix_fallocate(c->fd, 0, (off_t)(SEG_HDRSZ +
 	    c->w.alloc))) != 0) {
 		errno = e;
-		r = sys(c, "cannot allocate the segment");
+		r = e_sys(c, "cannot allocate the segment");
 	} else if ((r = seg_map(c, mk->cap, PROT_READ | PROT_WRITE)) == CH_OK) {
 		atomic_store(&c->seg->namepid, (int32_t)getpid());
 		INJECT("create.sized");
 		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
-			gen = (uint32_t)getpid() ^ (uint32_t)clock_ns();
+			gen = (uint32_t)getpid() ^ (uint32_t)t_now();
 		memcpy(c->seg->magic, SEG_MAGIC, sizeof(c->seg->magic));
 		c->seg->version = SEG_VERSION;
 		c->seg->gen = gen;
@@ -1615,17 +1615,17 @@ build(struct chan *c, int role, const struct ch_make *mk)
 		c->seg->flags = mk->keep ? SEG_KEEP : 0;
 		c->seg->alloc = c->w.alloc;
 		memcpy(c->seg->name, c->name, strlen(c->name) + 1);
-		ch_names(c, gen);
+		obj_names(c, gen);
 		INJECT("create.header");
-		if ((r = bells_create(c, mk->mode)) == CH_OK) {
+		if ((r = life_bells(c, mk->mode)) == CH_OK) {
 			INJECT("create.bells");
-			r = attach(c, role);
+			r = life_attach(c, role);
 		}
 	}
 	if (r != CH_OK) {
 		e = c->errnum;
 		what = c->what;
-		(void)unlink_all(c, &intact);
+		(void)obj_unlink_all(c, &intact);
 		c->errnum = e;		/* the first failure is what we tell */
 		c->what = what;
 		return r;
@@ -1633,8 +1633,8 @@ build(struct chan *c, int role, const struct ch_make *mk)
 	INJECT("create.attached");
 	atomic_store(&c->seg->state, ST_LIVE);
 	atomic_store(&c->seg->namepid, 0);
-	lock_drop(c->fd, LK_NAME);
-	say(c, EV_NOTE, 0, "built %s: %llu bytes, mode %04o%s: LIVE", c->shm,
+	lk_drop(c->fd, LK_NAME);
+	trace(c, EV_NOTE, 0, "built %s: %llu bytes, mode %04o%s: LIVE", c->shm,
 	    (unsigned long long)mk->cap, (unsigned)mk->mode,
 	    mk->keep ? ", kept when empty" : "");
 	return CH_OK;
@@ -1642,28 +1642,28 @@ build(struct chan *c, int role, const struct ch_make *mk)
 
 /* Open the object at the name, or create it if there is none. */
 static int
-open_once(struct chan *c, int role, const struct ch_make *mk)
+life_open_once(struct chan *c, int role, const struct ch_make *mk)
 {
 	c->created = 0;
-	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
+	c->fd = obj_fd(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
 	if (c->fd != -1) {
-		say(c, EV_NOTE, 0, "shm_open %s: opened", c->shm);
-		return join(c, role, mk);
+		trace(c, EV_NOTE, 0, "shm_open %s: opened", c->shm);
+		return life_join(c, role, mk);
 	}
 	if (errno != ENOENT)
-		return open_failed(c);
-	say(c, EV_NOTE, 0, "shm_open %s: no channel yet: creating it", c->shm);
-	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
+		return obj_open_failed(c);
+	trace(c, EV_NOTE, 0, "shm_open %s: no channel yet: creating it", c->shm);
+	c->fd = obj_fd(shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
 	    O_NOFOLLOW, 0600));
 	if (c->fd == -1)
-		return errno == EEXIST ? CH_AGAIN : sys(c, NULL);
+		return errno == EEXIST ? CH_AGAIN : e_sys(c, NULL);
 	c->created = 1;
 	INJECT("create.made");
 	if (fchmod(c->fd, mk->mode) == -1) {	/* exactly, whatever the umask */
 		(void)shm_unlink(c->shm);	/* nobody has it: it is empty */
-		return sys(c, "fchmod");
+		return e_sys(c, "fchmod");
 	}
-	return build(c, role, mk);
+	return life_build(c, role, mk);
 }
 
 typedef int once_fn(struct chan *, int role, const struct ch_make *);
@@ -1677,22 +1677,22 @@ typedef int once_fn(struct chan *, int role, const struct ch_make *);
  * its parent could reap it: whatever the timeout, look for a slice.
  */
 static int
-retry(struct chan *c, once_fn *once, int role, const struct ch_make *mk)
+life_retry(struct chan *c, once_fn *once, int role, const struct ch_make *mk)
 {
-	int64_t start = clock_ns(), end = deadline(c), ns = NAP_NS, now;
+	int64_t start = t_now(), end = t_deadline(c), ns = NAP_NS, now;
 	int r;
 
 	while ((r = once(c, role, mk)) == CH_AGAIN || r == CH_RETRY) {
 		seg_unmap(c);
 		INJECT("open.retry");
-		if (ch_caught)
+		if (sig_caught)
 			return CH_EINTR;
 		if (r == CH_RETRY)
 			continue;
-		now = clock_ns();
+		now = t_now();
 		if (end >= 0 && now >= end && now - start >= SLICE_NS)
 			return CH_ETIMEDOUT;
-		nap(end >= 0 && end - now < ns && end > now ? end - now : ns);
+		t_nap(end >= 0 && end - now < ns && end > now ? end - now : ns);
 		ns = ns * 2 < SLICE_NS ? ns * 2 : SLICE_NS;
 	}
 	if (r != CH_OK)
@@ -1708,8 +1708,8 @@ retry(struct chan *c, once_fn *once, int role, const struct ch_make *mk)
 static int
 ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
 {
-	ch_init(c, name);
-	return retry(c, open_once, role, mk);
+	obj_init(c, name);
+	return life_retry(c, life_open_once, role, mk);
 }
 
 /* --- leaving and removing ---------------------------------------------- */
@@ -1718,10 +1718,10 @@ static void w_abort(struct chan *);
 
 /*
  * With the name lock held: remove the channel.  Marked REMOVED first, so
- * that if we die half-way, whoever comes next finishes (see settle()).
+ * that if we die half-way, whoever comes next finishes (see life_settle()).
  */
 static int
-remove_all(struct chan *c, int wake)
+life_remove_all(struct chan *c, int wake)
 {
 	int b, intact, r;
 
@@ -1729,9 +1729,9 @@ remove_all(struct chan *c, int wake)
 	atomic_store(&c->seg->state, ST_REMOVED);
 	INJECT("remove.marked");
 	for (b = 0; wake && b < NBELL; b++)
-		ring_bell(c, b);
-	if ((r = unlink_all(c, &intact)) != CH_OK && intact)
-		take_back(c);
+		bell_ring(c, b);
+	if ((r = obj_unlink_all(c, &intact)) != CH_OK && intact)
+		life_take_back(c);
 	return r;
 }
 
@@ -1742,34 +1742,34 @@ remove_all(struct chan *c, int wake)
  * STATES: DYING).
  */
 static void
-last_out(struct chan *c)
+life_last_out(struct chan *c)
 {
 	uint32_t live = ST_LIVE;
 
 	atomic_store(&c->seg->slot[c->slot].pid, 0);
-	lock_drop(c->fd, LK_SLOT + c->slot);
+	lk_drop(c->fd, LK_SLOT + c->slot);
 	c->slot = -1;
 	INJECT("leave.slot");
-	if ((c->seg->flags & SEG_KEEP) || !may_unlink(c) ||
-	    lock_held(c->fd, LK_SLOT, NSLOT) || !nothing_queued(c) ||
-	    lock_try(c->fd, LK_NAME) != 0)
+	if ((c->seg->flags & SEG_KEEP) || !obj_may_unlink(c) ||
+	    lk_held(c->fd, LK_SLOT, NSLOT) || !ring_nothing_queued(c) ||
+	    lk_try(c->fd, LK_NAME) != 0)
 		return;
 	INJECT("leave.locked");
 	if (atomic_compare_exchange_strong(&c->seg->state, &live, ST_DYING)) {
 		atomic_store(&c->seg->namepid, (int32_t)getpid());
 		atomic_thread_fence(memory_order_seq_cst);	/* see STATES */
 		INJECT("leave.dying");
-		if (!lock_held(c->fd, LK_SLOT, NSLOT) && nothing_queued(c)) {
+		if (!lk_held(c->fd, LK_SLOT, NSLOT) && ring_nothing_queued(c)) {
 			INJECT("leave.probed");
-			say(c, EV_NOTE, 0, "last one out, nothing queued: "
+			trace(c, EV_NOTE, 0, "last one out, nothing queued: "
 			    "removing the channel");
-			(void)remove_all(c, 0);
+			(void)life_remove_all(c, 0);
 		} else {
 			atomic_store(&c->seg->namepid, 0);
 			atomic_store(&c->seg->state, ST_LIVE);
 		}
 	}
-	lock_drop(c->fd, LK_NAME);
+	lk_drop(c->fd, LK_NAME);
 }
 
 /*
@@ -1784,7 +1784,7 @@ ch_close(struct chan *c)
 		if (c->w.holding) {
 			w_abort(c);
 			c->w.holding = 0;
-			token_give(c, BELL_WRITERS);
+			tok_give(c, BELL_WRITERS);
 		}
 		if (c->r.holding) {
 			uint32_t open = atomic_load(&c->seg->rin);
@@ -1794,9 +1794,9 @@ ch_close(struct chan *c)
 				INJECT("abandoned.set");
 			}
 			c->r.holding = 0;
-			token_give(c, BELL_READERS);
+			tok_give(c, BELL_READERS);
 		}
-		last_out(c);
+		life_last_out(c);
 	}
 	seg_unmap(c);
 }
@@ -1806,7 +1806,7 @@ ch_close(struct chan *c)
  * pid it recorded, if it did, goes to busy_pid.
  */
 static int
-remove_once(struct chan *c, int role, const struct ch_make *mk)
+life_remove_once(struct chan *c, int role, const struct ch_make *mk)
 {
 	struct stat st;
 	uint32_t gen;
@@ -1815,21 +1815,21 @@ remove_once(struct chan *c, int role, const struct ch_make *mk)
 
 	(void)role;
 	(void)mk;
-	c->fd = fd_above_std(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
+	c->fd = obj_fd(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
 	if (c->fd == -1)
-		return open_failed(c);
+		return obj_open_failed(c);
 	if (fstat(c->fd, &st) == -1)
-		return sys(c, "fstat");
+		return e_sys(c, "fstat");
 	if (!S_ISREG(st.st_mode))
 		return CH_ENOTCHAN;
 	if (st.st_nlink != 1)
 		return st.st_nlink == 0 ? CH_AGAIN : CH_ELINKED;
 	c->uid = st.st_uid;
-	if (!may_unlink(c)) {
+	if (!obj_may_unlink(c)) {
 		errno = EACCES;
-		return sys(c, NULL);
+		return e_sys(c, NULL);
 	}
-	if (lock_try(c->fd, LK_NAME) != 0) {
+	if (lk_try(c->fd, LK_NAME) != 0) {
 		c->busy_pid = pread(c->fd, &pid, sizeof(pid), offsetof(struct
 		    seg, namepid)) == (ssize_t)sizeof(pid) && pid > 0 ? pid : 0;
 		return CH_AGAIN;
@@ -1839,16 +1839,16 @@ remove_once(struct chan *c, int role, const struct ch_make *mk)
 	    (r = seg_map(c, (uint64_t)st.st_size - SEG_HDRSZ,
 	    PROT_READ | PROT_WRITE)) == CH_OK &&
 	    header_ok(c->seg, c->name, c->cap)) {
-		ch_names(c, c->seg->gen);
-		r = remove_all(c, 1);	/* waking the sleepers */
+		obj_names(c, c->seg->gen);
+		r = life_remove_all(c, 1);	/* waking the sleepers */
 	} else if (r == CH_OK && remains(c, &gen)) {
-		say(c, EV_NOTE, 0, "%s: what a creator that died left",
+		trace(c, EV_NOTE, 0, "%s: what a creator that died left",
 		    c->shm);
-		ch_names(c, gen);
-		r = unlink_all(c, &intact);
+		obj_names(c, gen);
+		r = obj_unlink_all(c, &intact);
 	} else if (r == CH_OK)
 		r = CH_ENOTCHAN;
-	lock_drop(c->fd, LK_NAME);
+	lk_drop(c->fd, LK_NAME);
 	return r;
 }
 
@@ -1862,9 +1862,9 @@ ch_remove(struct chan *c, const char *name)
 {
 	int r;
 
-	ch_init(c, name);
+	obj_init(c, name);
 	c->busy_pid = -1;
-	r = retry(c, remove_once, 0, NULL);
+	r = life_retry(c, life_remove_once, 0, NULL);
 	seg_unmap(c);
 	return r == CH_ETIMEDOUT && c->busy_pid != -1 ? CH_EBUSY : r;
 }
@@ -1902,7 +1902,7 @@ w_room(const struct chan *c)
 
 /* Allocate ALLOC_STEP more of the ring (see THE SEGMENT). */
 static int
-grow(struct chan *c)
+w_grow(struct chan *c)
 {
 	uint64_t to = c->w.alloc + ALLOC_STEP < c->cap ? c->w.alloc +
 	    ALLOC_STEP : c->cap;
@@ -1911,9 +1911,9 @@ grow(struct chan *c)
 	if ((e = posix_fallocate(c->fd, (off_t)(SEG_HDRSZ + c->w.alloc),
 	    (off_t)(to - c->w.alloc))) != 0) {
 		errno = e;
-		return sys(c, "cannot allocate the segment");
+		return e_sys(c, "cannot allocate the segment");
 	}
-	say(c, EV_NOTE, 0, "fallocate: %llu more bytes of the ring",
+	trace(c, EV_NOTE, 0, "fallocate: %llu more bytes of the ring",
 	    (unsigned long long)(to - c->w.alloc));
 	c->w.alloc = to;
 	atomic_store_explicit(&c->seg->alloc, to, memory_order_relaxed);
@@ -1922,13 +1922,13 @@ grow(struct chan *c)
 
 /* Look at tail again [W2]: the bytes below it are the reader's no more. */
 static int
-see_tail(struct chan *c)
+w_see_tail(struct chan *c)
 {
 	uint64_t tail = atomic_load_explicit(&c->seg->tail,
 	    memory_order_acquire);			/* [W2] */
 
 	if (c->w.head - tail > c->cap || tail % 8 != 0)
-		return corrupt(c);
+		return e_corrupt(c);
 	c->w.tail = tail;
 	return CH_OK;
 }
@@ -1938,7 +1938,7 @@ see_tail(struct chan *c)
  * a -w writer whose stream (sync) its reader gave up.
  */
 static int
-reader_there(struct chan *c, int late, int sync)
+w_reader_there(struct chan *c, int late, int sync)
 {
 	uint32_t seq = c->w.seq;
 
@@ -1946,13 +1946,13 @@ reader_there(struct chan *c, int late, int sync)
 		return CH_OK;
 	if (atomic_load(&c->seg->abandoned) == seq ||
 	    (late && atomic_load(&c->seg->rin) == seq &&
-	    !alive(c, atomic_load(&c->seg->rtoken))))
+	    !slot_id_alive(c, atomic_load(&c->seg->rtoken))))
 		return CH_EREADER;
 	return CH_OK;
 }
 
 static void
-close_rec(struct chan *c, int last)
+w_close_rec(struct chan *c, int last)
 {
 	struct ch_writer *w = &c->w;
 	uint64_t hdr;
@@ -1974,11 +1974,11 @@ close_rec(struct chan *c, int last)
 	w->flags = 0;
 }
 
-static int publish(struct chan *);
+static int w_publish(struct chan *);
 
 /* From now on the message is published as it comes (see STREAMS). */
 static void
-become_stream(struct chan *c)
+w_become_stream(struct chan *c)
 {
 	c->w.stream = 1;
 	atomic_store(&c->seg->wopen, c->w.seq);
@@ -1986,16 +1986,16 @@ become_stream(struct chan *c)
 }
 
 static int
-space_ready(struct chan *c, void *arg, int how)
+w_space_ready(struct chan *c, void *arg, int how)
 {
 	int64_t min = (int64_t)*(size_t *)arg;
 	int st;
 
-	if ((st = reader_there(c, how & HOW_LATE, 0)) != CH_OK)
+	if ((st = w_reader_there(c, how & HOW_LATE, 0)) != CH_OK)
 		return st;
 	if (w_room(c) >= min)
 		return CH_OK;
-	if ((st = see_tail(c)) != CH_OK)
+	if ((st = w_see_tail(c)) != CH_OK)
 		return st;
 	return w_room(c) >= min ? CH_OK : CH_AGAIN;
 }
@@ -2006,24 +2006,24 @@ space_ready(struct chan *c, void *arg, int how)
  * message too large for even an empty ring becomes a stream.
  */
 static int
-make_room(struct chan *c, size_t min)
+w_make_room(struct chan *c, size_t min)
 {
 	struct ch_writer *w = &c->w;
 	int st;
 
-	if ((st = see_tail(c)) != CH_OK || w_room(c) >= (int64_t)min)
+	if ((st = w_see_tail(c)) != CH_OK || w_room(c) >= (int64_t)min)
 		return st;
 	if (w->alloc < c->cap && w_end(c) + min + RECSZ > w->alloc)
-		return grow(c);
+		return w_grow(c);
 	if (!w->stream && w->msg != NONE &&
 	    w_end(c) + min - w->msg > c->cap - RECSZ) {
-		say(c, EV_NOTE, 0, "message %u is larger than the ring: "
+		trace(c, EV_NOTE, 0, "message %u is larger than the ring: "
 		    "sending it as a stream", w->seq);
-		become_stream(c);
+		w_become_stream(c);
 	}
-	if ((st = publish(c)) != CH_OK)
+	if ((st = w_publish(c)) != CH_OK)
 		return st;
-	return await(c, BELL_SPACE, space_ready, &min, 0, deadline(c),
+	return bell_await(c, BELL_SPACE, w_space_ready, &min, 0, t_deadline(c),
 	    "room in the ring");
 }
 
@@ -2040,9 +2040,9 @@ ch_reserve(struct chan *c, size_t min, size_t max, struct iovec iov[2],
 	int st;
 
 	if (w->rec != NONE && w->len + min > REC_LENMAX)
-		close_rec(c, 0);
+		w_close_rec(c, 0);
 	while ((n = w_room(c)) < (int64_t)min)
-		if ((st = make_room(c, min)) != CH_OK)
+		if ((st = w_make_room(c, min)) != CH_OK)
 			return st;
 	if ((uint64_t)n > REC_LENMAX - w->len)
 		n = REC_LENMAX - w->len;
@@ -2089,7 +2089,7 @@ ch_write(struct chan *c, const void *p, size_t n)
  * 2^32 messages ago, as nothing with this number is published yet.
  */
 static uint32_t
-next_seq(struct chan *c)
+w_next_seq(struct chan *c)
 {
 	uint32_t seq = atomic_load_explicit(&c->seg->seq,
 	    memory_order_relaxed) + 1, old;
@@ -2107,12 +2107,12 @@ ch_msg_begin(struct chan *c, int stream, int sync)
 {
 	struct ch_writer *w = &c->w;
 
-	w->seq = next_seq(c);
+	w->seq = w_next_seq(c);
 	w->msg = w->pos;
 	w->flags = REC_FIRST | (sync ? REC_SYNC : 0);
 	w->stream = 0;
 	if (stream)
-		become_stream(c);
+		w_become_stream(c);
 	return CH_OK;
 }
 
@@ -2129,11 +2129,11 @@ ch_msg_end(struct chan *c)
 		return st;
 	if (w->stream)
 		INJECT("stream.end");
-	close_rec(c, 1);
+	w_close_rec(c, 1);
 	w->end = w->pos;
 	w->msg = NONE;
 	if (w->stream) {
-		st = publish(c);
+		st = w_publish(c);
 		atomic_store(&c->seg->wopen, 0);
 		w->stream = 0;
 	}
@@ -2150,7 +2150,7 @@ ch_send(struct chan *c, const void *p, size_t n)
 
 	if (w->msg == NONE && w->rec == NONE && n <= REC_LENMAX &&
 	    w_room(c) >= (int64_t)n) {
-		w->seq = next_seq(c);
+		w->seq = w_next_seq(c);
 		hdr = REC_HDR(w->seq, REC_FIRST | REC_LAST, n);
 		atomic_store_explicit(rec_word(c, w->pos), hdr,
 		    memory_order_relaxed);
@@ -2169,7 +2169,7 @@ ch_send(struct chan *c, const void *p, size_t n)
 
 /* The first delim in [p, end), or NULL: a word at a time, reading past end. */
 static const char *
-find_byte(const char *p, const char *end, int delim)
+w_find_byte(const char *p, const char *end, int delim)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	const uint64_t ones = 0x0101010101010101ULL, pat = ones * (uint8_t)delim;
@@ -2212,7 +2212,7 @@ ch_send_records(struct chan *c, const char *p, size_t n, int delim)
 		return 0;
 	stop = at + ((lim < wrap ? lim : wrap) - w->pos);
 	/* records end by stop: before the room we know of, and the wrap */
-	while ((nl = find_byte(q, end, delim)) != NULL) {
+	while ((nl = w_find_byte(q, end, delim)) != NULL) {
 		len = (size_t)(nl + 1 - q);
 		sz = RECSZ + REC_PAD(len);
 		if (sz > (size_t)(stop - at))
@@ -2245,40 +2245,40 @@ ch_send_records(struct chan *c, const char *p, size_t n, int delim)
  * lives every LATE_NS.
  */
 static int
-publish(struct chan *c)
+w_publish(struct chan *c)
 {
 	struct ch_writer *w = &c->w;
 	uint64_t to;
 	int64_t now;
 
 	if (w->stream)
-		close_rec(c, 0);
+		w_close_rec(c, 0);
 	to = w->stream || w->msg == NONE ? w->pos : w->msg;
 	if (to != w->head) {
 		INJECT("publish");
 		atomic_store_explicit(&c->seg->head, to,
 		    memory_order_release);		/* [W1] */
-		say(c, EV_PUBLISH, to - w->head, "published %llu bytes: "
+		trace(c, EV_PUBLISH, to - w->head, "published %llu bytes: "
 		    "head %llu", (unsigned long long)(to - w->head),
 		    (unsigned long long)to);
 		w->head = to;
-		ring_bell(c, BELL_DATA);
+		bell_ring(c, BELL_DATA);
 	}
 	if (!w->stream)
 		return CH_OK;
-	if ((now = clock_ns()) - w->looked < LATE_NS)
-		return reader_there(c, 0, 0);
+	if ((now = t_now()) - w->looked < LATE_NS)
+		return w_reader_there(c, 0, 0);
 	w->looked = now;
-	return reader_there(c, 1, 0);
+	return w_reader_there(c, 1, 0);
 }
 
-/* publish(), for a tool busy with data: -r and signals stop it here. */
+/* w_publish(), for a tool busy with data: -r and signals stop it here. */
 static int
 ch_publish(struct chan *c)
 {
-	int st = busy_check(c);
+	int st = bell_busy(c);
 
-	return st != CH_OK ? st : publish(c);
+	return st != CH_OK ? st : w_publish(c);
 }
 
 /*
@@ -2294,7 +2294,7 @@ ch_wbegin(struct chan *c)
 
 	if (w->holding)
 		return CH_OK;
-	if ((st = token_take(c, BELL_WRITERS, &over)) != CH_OK)
+	if ((st = tok_take(c, BELL_WRITERS, &over)) != CH_OK)
 		return st;
 	w->holding = 1;
 	w->pos = w->head = atomic_load(&c->seg->head);
@@ -2302,18 +2302,18 @@ ch_wbegin(struct chan *c)
 	w->msg = w->rec = NONE;
 	w->stream = 0;
 	w->flags = 0;
-	if (w->pos % 8 != 0 || see_tail(c) != CH_OK)
-		return corrupt(c);
+	if (w->pos % 8 != 0 || w_see_tail(c) != CH_OK)
+		return e_corrupt(c);
 	if (!over || (dead = atomic_load(&c->seg->wopen)) == 0)
 		return CH_OK;
-	say(c, EV_NOTE, 0, "the writer of message %u died: ending it with "
+	trace(c, EV_NOTE, 0, "the writer of message %u died: ending it with "
 	    "ABORT", dead);
 	if (w->pos + RECSZ - w->tail > c->cap)
-		return corrupt(c);
+		return e_corrupt(c);
 	atomic_store_explicit(rec_word(c, w->pos), REC_HDR(dead, REC_LAST |
 	    REC_ABORT, 0), memory_order_relaxed);
 	w->pos += RECSZ;
-	(void)publish(c);
+	(void)w_publish(c);
 	atomic_store(&c->seg->wopen, 0);
 	return CH_OK;
 }
@@ -2330,12 +2330,12 @@ w_abort(struct chan *c)
 	w->rec = w->msg = NONE;
 	w->pos = w->head;	/* what is not published never was */
 	if (published) {
-		say(c, EV_NOTE, 0, "ending message %u with ABORT", w->seq);
+		trace(c, EV_NOTE, 0, "ending message %u with ABORT", w->seq);
 		atomic_store_explicit(rec_word(c, w->pos), REC_HDR(w->seq,
 		    REC_LAST | REC_ABORT, 0), memory_order_relaxed);
 		w->pos += RECSZ;
 		w->stream = 0;
-		(void)publish(c);
+		(void)w_publish(c);
 	}
 	w->stream = 0;
 	atomic_store(&c->seg->wopen, 0);
@@ -2345,18 +2345,18 @@ w_abort(struct chan *c)
 static int
 ch_wend(struct chan *c)
 {
-	int st = publish(c);
+	int st = w_publish(c);
 
 	c->w.holding = 0;
-	token_give(c, BELL_WRITERS);
+	tok_give(c, BELL_WRITERS);
 	return st;
 }
 
 /* Taken: consumed past its end, unless it was a stream its reader left. */
 static int
-taken_ready(struct chan *c, void *arg, int how)
+w_taken_ready(struct chan *c, void *arg, int how)
 {
-	int st = reader_there(c, how & HOW_LATE, 1);
+	int st = w_reader_there(c, how & HOW_LATE, 1);
 
 	(void)arg;
 	if (st != CH_OK)
@@ -2368,13 +2368,13 @@ taken_ready(struct chan *c, void *arg, int how)
 /*
  * -w gave up waiting: withdraw the message (see RECORDS: SYNC).  Untaken,
  * it is withdrawn at once.  Taken, it may be withdrawn only if no live
- * reader is writing it out: a reader does that holding the read token, so
- * we take the token (free, from the dead, or handed to a sleeper that is
+ * reader is writing it out: a reader does that holding the read tok_word, so
+ * we take the tok_word (free, from the dead, or handed to a sleeper that is
  * gone) and look.  CH_OK: withdrawn;
- * CH_AGAIN: a live reader is at it; CH_EREADER... as taken_ready().
+ * CH_AGAIN: a live reader is at it; CH_EREADER... as w_taken_ready().
  */
 static int
-withdraw(struct chan *c)
+w_withdraw(struct chan *c)
 {
 	struct ch_writer *w = &c->w;
 	_Atomic uint64_t *word = rec_word(c, w->first_pos);
@@ -2387,7 +2387,7 @@ withdraw(struct chan *c)
 	if (atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
 		return CH_OK;		/* [S] before any reader took it */
 	held = atomic_load(&c->seg->rtoken);
-	if (held != TOKEN_FREE && !holder_gone(c, BELL_READERS, held))
+	if (held != TOKEN_FREE && !tok_gone(c, BELL_READERS, held))
 		return CH_AGAIN;
 	if (!atomic_compare_exchange_strong(&c->seg->rtoken, &held, c->id))
 		return CH_AGAIN;
@@ -2397,7 +2397,7 @@ withdraw(struct chan *c)
 	    !(hdr & REC_ABORT) && (uint32_t)(hdr >> 32) == w->seq &&
 	    atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
 		st = CH_OK;
-	token_give(c, BELL_READERS);
+	tok_give(c, BELL_READERS);
 	return st;
 }
 
@@ -2411,21 +2411,21 @@ ch_sync(struct chan *c)
 {
 	int st, gave_up;
 
-	st = await(c, BELL_SPACE, taken_ready, NULL, 0, deadline(c),
+	st = bell_await(c, BELL_SPACE, w_taken_ready, NULL, 0, t_deadline(c),
 	    "a reader to take the message");
 	while (st == CH_ETIMEDOUT || st == CH_EINTR) {
 		gave_up = st;
-		if ((st = reader_there(c, 1, 1)) != CH_OK)
+		if ((st = w_reader_there(c, 1, 1)) != CH_OK)
 			return st;	/* began writing it out, then died */
-		if ((st = withdraw(c)) == CH_OK) {
-			say(c, EV_NOTE, 0, "withdrew message %u: no reader is "
+		if ((st = w_withdraw(c)) == CH_OK) {
+			trace(c, EV_NOTE, 0, "withdrew message %u: no reader is "
 			    "writing it out", c->w.seq);
 			return gave_up;
 		}
-		say(c, EV_NOTE, 0, "a reader is writing it out: waiting");
+		trace(c, EV_NOTE, 0, "a reader is writing it out: waiting");
 		if (gave_up == CH_EINTR)
 			return gave_up;
-		st = await(c, BELL_SPACE, taken_ready, NULL, 0, clock_ns() +
+		st = bell_await(c, BELL_SPACE, w_taken_ready, NULL, 0, t_now() +
 		    SLICE_NS, "the reader to finish");
 	}
 	return st;
@@ -2441,7 +2441,7 @@ r_span(struct chan *c, uint64_t *tail, uint64_t *head)
 	    memory_order_acquire);			/* [R1] */
 	*tail = atomic_load_explicit(&c->seg->tail, memory_order_relaxed);
 	if (*head - *tail > c->cap || *tail % 8 != 0 || *head % 8 != 0)
-		return corrupt(c);
+		return e_corrupt(c);
 	return CH_OK;
 }
 
@@ -2450,7 +2450,7 @@ r_span(struct chan *c, uint64_t *tail, uint64_t *head)
  * it: else, once what it published is out, the stream is cut short.
  */
 static int
-data_ready(struct chan *c, void *arg, int how)
+r_data_ready(struct chan *c, void *arg, int how)
 {
 	uint64_t tail, head;
 	int st;
@@ -2463,7 +2463,7 @@ data_ready(struct chan *c, void *arg, int how)
 	if (c->r.cur == 0 || !(how & HOW_LATE))
 		return CH_AGAIN;
 	if (atomic_load(&c->seg->wopen) == c->r.cur &&
-	    alive(c, atomic_load(&c->seg->wtoken)))
+	    slot_id_alive(c, atomic_load(&c->seg->wtoken)))
 		return CH_AGAIN;
 	if (atomic_load(&c->seg->head) != head)
 		return CH_OK;
@@ -2536,7 +2536,7 @@ b_cut_end(struct ch_batch *b, uint64_t pos, int done)
  */
 enum { ABORTED = 1, CUT = 2 };
 static int
-msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
+r_msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
     int *aborted, int *nrec)
 {
 	uint64_t sz;
@@ -2547,7 +2547,7 @@ msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
 	for (*nrec = 1; pos != head; pos += sz, ++*nrec) {
 		if ((sz = rec_get(c, pos, head, &r)) == 0 ||
 		    (seq != 0 && (r.seq != seq || (r.flags & REC_FIRST))))
-			return corrupt(c);
+			return e_corrupt(c);
 		if (seq == 0)
 			*aborted = r.flags & REC_ABORT ? ABORTED : 0;
 		seq = r.seq;
@@ -2565,7 +2565,7 @@ msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
  * its writer withdrew it first.
  */
 static int
-claim(struct chan *c, uint64_t pos, const struct rec *r)
+r_claim(struct chan *c, uint64_t pos, const struct rec *r)
 {
 	uint64_t hdr = r->hdr;
 
@@ -2574,7 +2574,7 @@ claim(struct chan *c, uint64_t pos, const struct rec *r)
 	while (!(hdr & (REC_TAKEN | REC_ABORT)))
 		if (atomic_compare_exchange_strong(rec_word(c, pos), &hdr,
 		    hdr | REC_TAKEN)) {
-			say(c, EV_NOTE, 0, "took message %u: its writer waits "
+			trace(c, EV_NOTE, 0, "took message %u: its writer waits "
 			    "for that (-w)", r->seq);
 			return 1;
 		}
@@ -2583,11 +2583,11 @@ claim(struct chan *c, uint64_t pos, const struct rec *r)
 
 /* A record of the stream we are in. */
 static int
-in_stream(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t sz,
+r_in_stream(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t sz,
     const struct rec *r, long *done)
 {
 	if (r->seq != c->r.cur)
-		return corrupt(c);
+		return e_corrupt(c);
 	if (r->flags & REC_ABORT) {
 		b_cut_end(b, pos + sz, 0);
 		b->aborted = 1;
@@ -2610,7 +2610,7 @@ in_stream(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t sz,
  * stream, which goes out as it comes.  *sz becomes its size so far.
  */
 static int
-take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
+r_take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
     const struct rec *r, uint64_t *sz, long *done)
 {
 	uint64_t end, p;
@@ -2623,10 +2623,10 @@ take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 		++*done;
 		return CH_OK;
 	}
-	if ((st = msg_span(c, pos, head, &end, &aborted, &nrec)) != CH_OK)
+	if ((st = r_msg_span(c, pos, head, &end, &aborted, &nrec)) != CH_OK)
 		return st;
-	if (end != 0 && ((aborted & ABORTED) || !claim(c, pos, r))) {
-		say(c, EV_NOTE, 0, "skipping message %u: withdrawn", r->seq);
+	if (end != 0 && ((aborted & ABORTED) || !r_claim(c, pos, r))) {
+		trace(c, EV_NOTE, 0, "skipping message %u: withdrawn", r->seq);
 		b_cut(b, end, 0);
 		*sz = end - pos;
 		return CH_OK;
@@ -2636,23 +2636,23 @@ take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 		for (p = pos, i = 0; i < nrec; i++, p += *sz) {
 			if ((*sz = rec_get(c, p, head, &x)) == 0 ||
 			    x.seq != r->seq || (i > 0 && (x.flags & REC_FIRST)))
-				return corrupt(c);	/* changed under us */
+				return e_corrupt(c);	/* changed under us */
 			b_rec(c, b, p, &x);
 		}
 		b_cut(b, end, 1);
 		++*done;
 		*sz = end - pos;
-		return p == end ? CH_OK : corrupt(c);
+		return p == end ? CH_OK : e_corrupt(c);
 	}
 	if (b->ncut > 0)
 		return CH_AGAIN;	/* what is before it goes out first */
-	if (!claim(c, pos, r))
+	if (!r_claim(c, pos, r))
 		return CH_AGAIN;	/* withdrawn once ended: skipped next */
 	c->r.cur = r->seq;
 	atomic_store(&c->seg->rin, c->r.cur);
 	INJECT("rin.set");
-	say(c, EV_NOTE, 0, "message %u is a stream: out as it comes", r->seq);
-	return in_stream(c, b, pos, *sz, r, done);
+	trace(c, EV_NOTE, 0, "message %u is a stream: out as it comes", r->seq);
+	return r_in_stream(c, b, pos, *sz, r, done);
 }
 
 /*
@@ -2662,7 +2662,7 @@ take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
  * stopped.
  */
 static uint64_t
-take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
+r_take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
     long want, long *done)
 {
 	uint32_t rin = atomic_load_explicit(&c->seg->rin, memory_order_relaxed);
@@ -2703,7 +2703,7 @@ take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 
 /* Fill the batch with what is queued at tail, want messages at most. */
 static int
-fill(struct chan *c, struct ch_batch *b, long want)
+r_fill(struct chan *c, struct ch_batch *b, long want)
 {
 	uint64_t tail, head, pos, sz, next;
 	long done = 0;
@@ -2716,16 +2716,16 @@ fill(struct chan *c, struct ch_batch *b, long want)
 	for (pos = tail; st == CH_OK && pos != head && b->nrec < BATCH_REC &&
 	    b->ncut < BATCH_REC && done < want; pos += sz) {
 		if (c->r.cur == 0 &&
-		    (next = take_small(c, b, pos, head, want, &done)) != pos) {
+		    (next = r_take_small(c, b, pos, head, want, &done)) != pos) {
 			sz = next - pos;
 			if (b->staged + BATCH_SMALL > BATCH_STAGE)
 				break;		/* the stage is full: write out */
 			continue;
 		}
 		if ((sz = rec_get(c, pos, head, &r)) == 0)
-			return corrupt(c);
+			return e_corrupt(c);
 		if (c->r.cur != 0) {
-			st = in_stream(c, b, pos, sz, &r, &done);
+			st = r_in_stream(c, b, pos, sz, &r, &done);
 		} else if (!(r.flags & REC_FIRST) ||
 		    r.seq == atomic_load(&c->seg->rin)) {
 			/* the remains of a stream whose reader left */
@@ -2736,7 +2736,7 @@ fill(struct chan *c, struct ch_batch *b, long want)
 			else
 				b_cut(b, pos + sz, 0);
 		} else
-			st = take_msg(c, b, pos, head, &r, &sz, &done);
+			st = r_take_msg(c, b, pos, head, &r, &sz, &done);
 	}
 	return st == CH_AGAIN ? CH_OK : st;
 }
@@ -2755,25 +2755,25 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 
 	b->niov = b->ncut = b->nrec = b->used = b->aborted = b->wdone = 0;
 	b->bytes = b->staged = b->wbytes = 0;
-	if ((st = busy_check(c)) != CH_OK)
+	if ((st = bell_busy(c)) != CH_OK)
 		return st;
-	if (rd->holding && rd->cur == 0 && nasleep(c, BELL_READERS) > 0) {
+	if (rd->holding && rd->cur == 0 && bell_nasleep(c, BELL_READERS) > 0) {
 		rd->holding = 0;
-		token_give(c, BELL_READERS);
+		tok_give(c, BELL_READERS);
 	}
 	if (!rd->holding) {
-		if ((st = token_take(c, BELL_READERS, &over)) != CH_OK)
+		if ((st = tok_take(c, BELL_READERS, &over)) != CH_OK)
 			return st;
 		rd->holding = 1;
 		rd->cur = 0;
 	}
 	if (rd->cur != 0)
-		st = await(c, BELL_DATA, data_ready, NULL, 0, -1,
+		st = bell_await(c, BELL_DATA, r_data_ready, NULL, 0, -1,
 		    "the rest of the message");
 	else
-		st = await(c, BELL_DATA, data_ready, NULL, 0, deadline(c),
+		st = bell_await(c, BELL_DATA, r_data_ready, NULL, 0, t_deadline(c),
 		    "a message");
-	return st != CH_OK ? st : fill(c, b, want);
+	return st != CH_OK ? st : r_fill(c, b, want);
 }
 
 /*
@@ -2781,7 +2781,7 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
  * their headers, still in the ring, from where the walk stopped.
  */
 static void
-walk_run(struct chan *c, struct ch_batch *b, const struct ch_cut *k,
+r_walk_run(struct chan *c, struct ch_batch *b, const struct ch_cut *k,
     size_t out, long *done)
 {
 	size_t len;
@@ -2813,7 +2813,7 @@ ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 		k = &b->cut[b->used];
 		if (k->bytes > out) {
 			if (k->how & CUT_RUN)
-				walk_run(c, b, k, out, done);
+				r_walk_run(c, b, k, out, done);
 			break;
 		}
 		*done += k->done - b->wdone;
@@ -2829,9 +2829,9 @@ ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 		INJECT("consume");
 		atomic_store_explicit(&c->seg->tail, b->wpos,
 		    memory_order_release);		/* [R2] */
-		say(c, EV_CONSUME, out, "wrote out %zu bytes: tail %llu", out,
+		trace(c, EV_CONSUME, out, "wrote out %zu bytes: tail %llu", out,
 		    (unsigned long long)b->wpos);
-		ring_bell(c, BELL_SPACE);
+		bell_ring(c, BELL_SPACE);
 	}
 	return b->aborted && b->used == b->ncut ? CH_EWRITER : CH_OK;
 }
@@ -2847,7 +2847,7 @@ struct view {
 };
 
 static int
-hdr_read(void *ctx, uint64_t pos, uint64_t *hdr)
+look_hdr(void *ctx, uint64_t pos, uint64_t *hdr)
 {
 	struct view *v = ctx;
 	uint64_t off = pos & (v->cap - 1);
@@ -2876,7 +2876,7 @@ look_procs(int fd, const struct seg *h, struct ch_info *in)
 	int s;
 
 	for (s = 0; s < NSLOT; s++)
-		if (lock_held(fd, LK_SLOT + s, 1)) {
+		if (lk_held(fd, LK_SLOT + s, 1)) {
 			in->pid[in->procs] = (pid_t)atomic_load(&h->slot[s].pid);
 			in->role[in->procs++] = (char)atomic_load(&h->slot[s].role);
 		}
@@ -2905,7 +2905,7 @@ look_queue(int fd, struct seg *h, struct ch_info *in)
 		if (pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h))
 			return -1;
 		tail = atomic_load(&h->tail);
-		if (ring_sum(hdr_read, v, tail, atomic_load(&h->head), in->cap,
+		if (ring_sum(look_hdr, v, tail, atomic_load(&h->head), in->cap,
 		    &in->bytes, &in->msgs) == 0) {
 			r = 0;
 			break;
@@ -2926,7 +2926,7 @@ look_seg(int fd, const struct stat *st, const char *name, struct ch_info *in)
 
 	in->state = -1;
 	if ((uint64_t)st->st_size < SEG_HDRSZ + MIN_CAP) {
-		if (st->st_size == 0 && lock_held(fd, LK_NAME, 1))
+		if (st->st_size == 0 && lk_held(fd, LK_NAME, 1))
 			in->state = ST_BUILDING;
 		else
 			in->damage = st->st_size == 0 ? "left half-built by a "
@@ -2937,7 +2937,7 @@ look_seg(int fd, const struct stat *st, const char *name, struct ch_info *in)
 	    !header_ok(&h, name, cap) || atomic_load(&h.state) > ST_REMOVED ||
 	    cap > MAX_CAP || (cap & (cap - 1)) != 0 ||
 	    !ch_mode_ok(st->st_mode)) {
-		in->damage = lock_held(fd, LK_NAME, 1) ? NULL : "not a channel";
+		in->damage = lk_held(fd, LK_NAME, 1) ? NULL : "not a channel";
 		in->state = in->damage == NULL ? ST_BUILDING : -1;
 		return;
 	}
@@ -2979,7 +2979,7 @@ ch_look(const char *name, struct ch_info *in)
 	}
 	/* never blocks on a FIFO swapped in since; what was opened counts */
 	INJECT("look.open");
-	fd = fd_above_std(open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	fd = obj_fd(open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC));
 	if (fd == -1)
 		return errno == EACCES ? CH_OK : errno == ENOENT ? CH_ENOENT :
@@ -3076,7 +3076,7 @@ static char bus_msg[NAME_LEN + 64];
 
 /* The name, or NULL and why not. */
 static const char *
-parse_name(const char *s, const char **why)
+opt_name(const char *s, const char **why)
 {
 	const char *n = s[0] == '/' ? s + 1 : s;
 	size_t len = strlen(n);
@@ -3090,7 +3090,7 @@ parse_name(const char *s, const char **why)
 
 /* 4K to 1G, with K, M or G (powers of 1024); rounded up to a power of 2. */
 static int
-parse_size(const char *s, uint64_t *cap)
+opt_size(const char *s, uint64_t *cap)
 {
 	unsigned long long v, mul = 1;
 	char *end;
@@ -3113,7 +3113,7 @@ parse_size(const char *s, uint64_t *cap)
 
 /* A mode the owner can use, and so remove, the channel with. */
 static int
-parse_mode(const char *s, mode_t *mode, const char **why)
+opt_mode(const char *s, mode_t *mode, const char **why)
 {
 	unsigned long v;
 	char *end;
@@ -3138,7 +3138,7 @@ parse_mode(const char *s, mode_t *mode, const char **why)
 
 /* As timeout(1): a decimal number of seconds, or with s, m, h or d. */
 static int
-parse_duration(const char *s, int64_t *ns)
+opt_duration(const char *s, int64_t *ns)
 {
 	static const char units[] = "smhd";
 	static const double secs[] = { 1, 60, 3600, 86400 };
@@ -3168,7 +3168,7 @@ parse_duration(const char *s, int64_t *ns)
  * bad (said on stderr: the tool prints its usage), -1 when it is not one.
  */
 static int
-common_option(struct opts *o, int opt, const char *arg)
+opt_common(struct opts *o, int opt, const char *arg)
 {
 	const char *what = NULL, *why = NULL;
 
@@ -3177,15 +3177,15 @@ common_option(struct opts *o, int opt, const char *arg)
 	case OPT_JSON:	o->json = 1; break;
 	case 'k':	o->mk.keep = 1; break;
 	case OPT_LIST:	o->action = ACT_LIST; break;
-	case 'm':	what = parse_mode(arg, &o->mk.mode, &why) ? "mode" : NULL;
+	case 'm':	what = opt_mode(arg, &o->mk.mode, &why) ? "mode" : NULL;
 			break;
-	case 'n':	what = (o->name = parse_name(arg, &why)) ? NULL : "name";
+	case 'n':	what = (o->name = opt_name(arg, &why)) ? NULL : "name";
 			break;
 	case OPT_NOHEAD: o->headings = 0; break;
 	case 'r':	o->action = ACT_REMOVE; break;
-	case 's':	what = parse_size(arg, &o->mk.cap) ? "size" : NULL; break;
+	case 's':	what = opt_size(arg, &o->mk.cap) ? "size" : NULL; break;
 	case OPT_STATUS: o->action = ACT_STATUS; break;
-	case 't':	what = parse_duration(arg, &o->timeout_ns) ? "duration" :
+	case 't':	what = opt_duration(arg, &o->timeout_ns) ? "duration" :
 			    NULL; break;
 	case 'v':	o->verbose = 1; break;
 	default:	return -1;
@@ -3201,7 +3201,7 @@ common_option(struct opts *o, int opt, const char *arg)
 
 /* The short usage, on stderr: exit 2. */
 static void
-usage(void)
+tool_usage(void)
 {
 	fputs(tool->usage, stderr);
 	exit(2);
@@ -3209,7 +3209,7 @@ usage(void)
 
 /* getopt_long(), told to be quiet, returned ':' or '?'. */
 static void
-badopt(int opt, const char *arg)
+opt_bad(int opt, const char *arg)
 {
 	if (strncmp(arg, "--", 2) != 0)
 		warnx("%s: '-%c'", opt == ':' ? "option requires an argument" :
@@ -3227,7 +3227,7 @@ badopt(int opt, const char *arg)
  * option goes into o->given.
  */
 static void
-other_option(struct opts *o, int opt, char *const argv[])
+opt_other(struct opts *o, int opt, char *const argv[])
 {
 	switch (opt) {
 	case 'h':
@@ -3239,11 +3239,11 @@ other_option(struct opts *o, int opt, char *const argv[])
 		exit(fclose(stdout) == 0 ? 0 : 1);
 	case ':':
 	case '?':
-		badopt(opt, argv[optind - 1]);
-		usage();
+		opt_bad(opt, argv[optind - 1]);
+		tool_usage();
 	}
-	if (common_option(o, opt, optarg) != 0)
-		usage();
+	if (opt_common(o, opt, optarg) != 0)
+		tool_usage();
 }
 
 /* The bit of an option in opts.given (-h and -V have none). */
@@ -3331,10 +3331,10 @@ static struct {
 } hot;
 
 static void
-tell(const char *fmt, ...)
+narr_tell(const char *fmt, ...)
 {
 	char line[512];
-	int64_t now = clock_ns() - t0_ns;
+	int64_t now = t_now() - t0_ns;
 	int n = snprintf(line, sizeof(line), "%s: [%d %10.3f ms] ",
 	    program_invocation_short_name, (int)getpid(), (double)now / 1e6);
 	va_list ap;
@@ -3350,7 +3350,7 @@ tell(const char *fmt, ...)
 
 /* What -v did not tell one by one, summed up; 0 if nothing. */
 static int
-tell_summary(void)
+narr_summary(void)
 {
 	char sum[400];
 	uint64_t bytes;
@@ -3366,7 +3366,7 @@ tell_summary(void)
 		(void)snprintf(sum + n, sizeof(sum) - (size_t)n, "; %llu "
 		    "byte%s", (unsigned long long)bytes, bytes == 1 ? "" : "s");
 	if (n > 0)
-		tell("in the last second, also: %s", sum);
+		narr_tell("in the last second, also: %s", sum);
 	memset(hot.n, 0, sizeof(hot.n));
 	memset(hot.bytes, 0, sizeof(hot.bytes));
 	return n > 0;
@@ -3378,13 +3378,13 @@ tell_summary(void)
  * are only summed up, once a second.
  */
 static void
-narrate(int ev, uint64_t n, const char *fmt, va_list ap)
+narr_event(int ev, uint64_t n, const char *fmt, va_list ap)
 {
-	int64_t sec = (clock_ns() - t0_ns) / 1000000000;
+	int64_t sec = (t_now() - t0_ns) / 1000000000;
 	char msg[400];
 
 	if (sec != hot.sec) {
-		hot.quiet = tell_summary() && sec == hot.sec + 1;
+		hot.quiet = narr_summary() && sec == hot.sec + 1;
 		hot.sec = sec;
 		hot.shown = 0;
 	}
@@ -3395,13 +3395,13 @@ narrate(int ev, uint64_t n, const char *fmt, va_list ap)
 	}
 	hot.shown += ev != EV_NOTE;
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	tell("%s", msg);
+	narr_tell("%s", msg);
 }
 
 /* --- signals ----------------------------------------------------------- */
 
 /*
- * INT, TERM and HUP set ch_caught, which every wait and every loop of the
+ * INT, TERM and HUP set sig_caught, which every wait and every loop of the
  * tools looks at; the tool then leaves the channel in order and dies of
  * the same signal.  A signal that comes after a loop looked and before it
  * blocks in a system call would go unseen until that call returns: so the
@@ -3409,25 +3409,25 @@ narrate(int ev, uint64_t n, const char *fmt, va_list ap)
  * handler interrupts any call that blocks from then on (no SA_RESTART).
  */
 static void
-on_signal(int sig)
+sig_on(int sig)
 {
 	static const struct itimerspec tick = { { 0, 10000000 },
 		{ 0, 10000000 } };
 
-	if (ch_caught == 0) {
-		ch_caught = sig;
+	if (sig_caught == 0) {
+		sig_caught = sig;
 		(void)timer_settime(sig_timer, 0, &tick, NULL);
 	}
 }
 
 static void
-on_alarm(int sig)
+sig_alarm(int sig)
 {
 	(void)sig;
 }
 
 static void
-on_sigbus(int sig)
+sig_bus(int sig)
 {
 	(void)sig;
 	(void)write(STDERR_FILENO, bus_msg, strlen(bus_msg));
@@ -3435,7 +3435,7 @@ on_sigbus(int sig)
 }
 
 static void
-catch_signals(void)
+sig_catch(void)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL,
@@ -3445,24 +3445,24 @@ catch_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_alarm;
+	sa.sa_handler = sig_alarm;
 	(void)sigaction(SIGALRM, &sa, NULL);
 	if (timer_create(CLOCK_MONOTONIC, &ev, &sig_timer) == -1)
 		err(1, "timer_create");
-	sa.sa_handler = on_signal;
+	sa.sa_handler = sig_on;
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		if (sigaction(sigs[i], NULL, &old) == 0 &&
 		    old.sa_handler != SIG_IGN)
 			(void)sigaction(sigs[i], &sa, NULL);
 	pipe_ignored = signal(SIGPIPE, SIG_IGN) == SIG_IGN;
-	/* a file size limit (ulimit -f): an error to tell, EFBIG, not a death */
+	/* a file size limit (ulimit -f): an error to narr_tell, EFBIG, not a death */
 	(void)signal(SIGXFSZ, SIG_IGN);
 }
 
 static void
-die_of_signal(void)
+sig_die(void)
 {
-	int sig = ch_caught;
+	int sig = sig_caught;
 	sigset_t set;
 
 	(void)signal(sig, SIG_DFL);
@@ -3495,7 +3495,7 @@ tool_init(struct opts *o, const struct tool *t)
 		}
 	if (closed != -1)
 		errx(1, "%s is closed", what[closed]);
-	t0_ns = clock_ns();
+	t0_ns = t_now();
 	tool = t;
 	memset(o, 0, sizeof(*o));
 	o->name = DEFAULT_NAME;
@@ -3504,11 +3504,11 @@ tool_init(struct opts *o, const struct tool *t)
 	o->timeout_ns = -1;
 	o->headings = 1;
 	opterr = 0;
-	(void)signal(SIGBUS, on_sigbus);
+	(void)signal(SIGBUS, sig_bus);
 }
 
 static const char *
-ch_why(const struct chan *c, int st)
+tool_why(const struct chan *c, int st)
 {
 	static const char *const why[] = {
 		[CH_ENOENT] = "no such channel",
@@ -3544,25 +3544,25 @@ ch_why(const struct chan *c, int st)
 
 /* Leave the channel, then end as the manual says for st. */
 static void
-fail(int st)
+tool_fail(int st)
 {
 	ch_close(&ch);
 	if (ch.narrate != NULL)
-		(void)tell_summary();
+		(void)narr_summary();
 	if (st == CH_EINTR)
-		die_of_signal();
+		sig_die();
 	if (st == CH_ETIMEDOUT)
 		exit(124);
 	if (st == CH_EBUSY) {
-		warnx("%s", ch_why(&ch, st));
+		warnx("%s", tool_why(&ch, st));
 		exit(124);
 	}
-	errx(1, "%s", ch_why(&ch, st));
+	errx(1, "%s", tool_why(&ch, st));
 }
 
 /* -k, -m and -s matter only to a creator: tell one who is not. */
 static void
-warn_ignored(const struct opts *o)
+tool_warn_ignored(const struct opts *o)
 {
 	struct stat st;
 
@@ -3583,15 +3583,15 @@ tool_open(const struct opts *o, int role)
 {
 	int st;
 
-	catch_signals();
+	sig_catch();
 	ch.timeout_ns = o->timeout_ns;
-	ch.narrate = o->verbose ? narrate : NULL;
+	ch.narrate = o->verbose ? narr_event : NULL;
 	if ((st = ch_open(&ch, o->name, role, &o->mk)) != CH_OK)
-		fail(st);
+		tool_fail(st);
 	(void)snprintf(bus_msg, sizeof(bus_msg), "%s: %s: channel truncated\n",
 	    program_invocation_short_name, ch.name);
 	if (!ch.created)
-		warn_ignored(o);
+		tool_warn_ignored(o);
 }
 
 static void
@@ -3599,7 +3599,7 @@ tool_close(void)
 {
 	ch_close(&ch);
 	if (ch.narrate != NULL)
-		(void)tell_summary();
+		(void)narr_summary();
 	if (fclose(stdout) != 0)
 		err(1, "stdout");
 }
@@ -3614,7 +3614,7 @@ struct row {
 
 /* A name from /dev/shm, safe to print: others' bytes as \xHH. */
 static void
-escape(const char *s, char *out, size_t n)
+show_escape(const char *s, char *out, size_t n)
 {
 	size_t i = 0;
 
@@ -3628,7 +3628,7 @@ escape(const char *s, char *out, size_t n)
 }
 
 static const char *
-state_name(const struct ch_info *in)
+show_state(const struct ch_info *in)
 {
 	static const char *const names[] = { "building", "live", "dying",
 		"removed" };
@@ -3639,7 +3639,7 @@ state_name(const struct ch_info *in)
 }
 
 static const char *
-owner_name(uid_t uid)
+show_owner(uid_t uid)
 {
 	static char buf[32];
 	struct passwd *pw = getpwuid(uid);
@@ -3652,7 +3652,7 @@ owner_name(uid_t uid)
 
 /* A capacity, a power of two from 4K to 1G, as -s takes it. */
 static const char *
-size_name(uint64_t cap)
+show_size(uint64_t cap)
 {
 	static char buf[16];
 
@@ -3663,7 +3663,7 @@ size_name(uint64_t cap)
 }
 
 static void
-json_field(const char *key, const char *val, int quote)
+show_json_field(const char *key, const char *val, int quote)
 {
 	printf(",\"%s\":%s%s%s", key, quote ? "\"" : "", val, quote ? "\"" :
 	    "");
@@ -3671,7 +3671,7 @@ json_field(const char *key, const char *val, int quote)
 
 /* The pids of the writers (role 'w') or of the readers, for --status. */
 static void
-print_pids(const struct ch_info *in, char role, int json)
+show_pids(const struct ch_info *in, char role, int json)
 {
 	int i, n = 0;
 
@@ -3683,7 +3683,7 @@ print_pids(const struct ch_info *in, char role, int json)
 
 /* One channel as a JSON object; with its pids for --status. */
 static void
-json_channel(const char *shown, const struct ch_info *in, int pids)
+show_json(const char *shown, const struct ch_info *in, int pids)
 {
 	char num[32];
 
@@ -3691,14 +3691,14 @@ json_channel(const char *shown, const struct ch_info *in, int pids)
 	for (; *shown != '\0'; shown++)
 		printf(*shown == '\\' ? "\\\\" : "%c", *shown);
 	printf("\"");
-	json_field("owner", owner_name(in->uid), 1);
+	show_json_field("owner", show_owner(in->uid), 1);
 	(void)snprintf(num, sizeof(num), "%u", (unsigned)in->uid);
-	json_field("uid", num, 0);
+	show_json_field("uid", num, 0);
 	(void)snprintf(num, sizeof(num), "%04o", (unsigned)in->mode);
-	json_field("mode", num, 1);
-	json_field("state", state_name(in), 1);
+	show_json_field("mode", num, 1);
+	show_json_field("state", show_state(in), 1);
 	if (in->damage != NULL)
-		json_field("damage", in->damage, 1);
+		show_json_field("damage", in->damage, 1);
 	if (!in->readable || in->state < 0)
 		printf(",\"size\":null,\"queued\":null,\"messages\":null,"
 		    "\"procs\":null,\"kept\":null");
@@ -3709,16 +3709,16 @@ json_channel(const char *shown, const struct ch_info *in, int pids)
 		    in->keep ? "true" : "false");
 	if (pids) {
 		printf(",\"writers\":[");
-		print_pids(in, 'w', 1);
+		show_pids(in, 'w', 1);
 		printf("],\"readers\":[");
-		print_pids(in, 'r', 1);
+		show_pids(in, 'r', 1);
 		printf("]");
 	}
 	printf("}");
 }
 
 static void
-status_text(const char *name, const struct ch_info *in)
+show_status_text(const char *name, const struct ch_info *in)
 {
 	int i;
 
@@ -3728,13 +3728,13 @@ status_text(const char *name, const struct ch_info *in)
 		    (unsigned)in->gen, BELL_LETTERS[i]);
 	printf("\nowner: %s (uid %u)\nmode: %04o\ncapacity: %llu\nkept: %s\n"
 	    "state: %s\nqueued: %llu byte%s, %ld message%s\nwriters:",
-	    owner_name(in->uid), (unsigned)in->uid, (unsigned)in->mode,
+	    show_owner(in->uid), (unsigned)in->uid, (unsigned)in->mode,
 	    (unsigned long long)in->cap, in->keep ? "yes" : "no",
-	    state_name(in), (unsigned long long)in->bytes,
+	    show_state(in), (unsigned long long)in->bytes,
 	    in->bytes == 1 ? "" : "s", in->msgs, in->msgs == 1 ? "" : "s");
-	print_pids(in, 'w', 0);
+	show_pids(in, 'w', 0);
 	printf("\nreaders:");
-	print_pids(in, 'r', 0);
+	show_pids(in, 'r', 0);
 	printf("\n");
 }
 
@@ -3754,16 +3754,16 @@ act_status(const struct opts *o)
 	if (in.damage != NULL)
 		errx(1, "%s: %s", o->name, in.damage);
 	if (o->json) {
-		json_channel(o->name, &in, 1);
+		show_json(o->name, &in, 1);
 		printf("\n");
 	} else
-		status_text(o->name, &in);
+		show_status_text(o->name, &in);
 	return 0;
 }
 
 /* A row of --list for the object fname (shmrw.*); 0 if it is gone. */
 static int
-row_fill(struct row *r, const char *fname)
+list_row(struct row *r, const char *fname)
 {
 	const char *name = fname + strlen(NAME_PREFIX);
 	char path[sizeof(SHM_DIR) + NAME_MAX];
@@ -3772,7 +3772,7 @@ row_fill(struct row *r, const char *fname)
 
 	if ((r->name = strdup(fname)) == NULL)
 		err(1, NULL);
-	escape(name, r->shown, sizeof(r->shown));
+	show_escape(name, r->shown, sizeof(r->shown));
 	if (ch_valid_name(name, strlen(name))) {
 		if ((s = ch_look(name, &r->in)) == CH_ESYS)
 			r->in.damage = strerror(errno);
@@ -3790,7 +3790,7 @@ row_fill(struct row *r, const char *fname)
 }
 
 static int
-row_cmp(const void *a, const void *b)
+list_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct row *)a)->name,
 	    ((const struct row *)b)->name);
@@ -3802,20 +3802,20 @@ static const char *const col_head[NCOL] = { "NAME", "OWNER", "MODE", "SIZE",
 static const char col_left[NCOL] = { 1, 1, 0, 0, 0, 0, 0, 1, 1 };
 
 static void
-row_cells(const struct row *r, char cell[NCOL][32])
+list_cells(const struct row *r, char cell[NCOL][32])
 {
 	const struct ch_info *in = &r->in;
 	int known = in->readable && in->state >= 0, i;
 
-	(void)snprintf(cell[1], 32, "%s", owner_name(in->uid));
+	(void)snprintf(cell[1], 32, "%s", show_owner(in->uid));
 	(void)snprintf(cell[2], 32, "%04o", (unsigned)in->mode);
-	(void)snprintf(cell[8], 32, "%s", state_name(in));
+	(void)snprintf(cell[8], 32, "%s", show_state(in));
 	for (i = 3; i < 8; i++)		/* unknown, or no such thing */
 		(void)snprintf(cell[i], 32, "%s", in->damage == NULL &&
 		    !in->readable ? "?" : "-");
 	if (!known)
 		return;
-	(void)snprintf(cell[3], 32, "%s", size_name(in->cap));
+	(void)snprintf(cell[3], 32, "%s", show_size(in->cap));
 	(void)snprintf(cell[4], 32, "%llu", (unsigned long long)in->bytes);
 	(void)snprintf(cell[5], 32, "%ld", in->msgs);
 	(void)snprintf(cell[6], 32, "%d", in->procs);
@@ -3833,7 +3833,7 @@ list_text(const struct row *rows, size_t n, int headings)
 	for (i = 0; i < NCOL; i++)
 		w[i] = headings ? (int)strlen(col_head[i]) : 0;
 	for (k = 0; k < n; k++) {
-		row_cells(&rows[k], cell);
+		list_cells(&rows[k], cell);
 		for (i = 0; i < NCOL; i++) {
 			len = (int)strlen(i == 0 ? rows[k].shown : cell[i]);
 			w[i] = len > w[i] ? len : w[i];
@@ -3841,7 +3841,7 @@ list_text(const struct row *rows, size_t n, int headings)
 	}
 	for (k = headings ? 0 : 1; k <= n; k++) {
 		if (k > 0)
-			row_cells(&rows[k - 1], cell);
+			list_cells(&rows[k - 1], cell);
 		for (i = 0; i < NCOL; i++) {
 			const char *v = k == 0 ? col_head[i] : i == 0 ?
 			    rows[k - 1].shown : cell[i];
@@ -3874,15 +3874,15 @@ act_list(const struct opts *o)
 				err(1, NULL);
 			rows = more;
 		}
-		n += (size_t)row_fill(&rows[n], d->d_name);
+		n += (size_t)list_row(&rows[n], d->d_name);
 	}
 	(void)closedir(dir);
 	if (n > 0)
-		qsort(rows, n, sizeof(*rows), row_cmp);
+		qsort(rows, n, sizeof(*rows), list_cmp);
 	if (o->json) {
 		for (printf("["), k = 0; k < n; k++) {
 			printf(k > 0 ? ",\n" : "\n");
-			json_channel(rows[k].shown, &rows[k].in, 0);
+			show_json(rows[k].shown, &rows[k].in, 0);
 		}
 		printf("%s]\n", n > 0 ? "\n" : "");
 	} else
@@ -3899,12 +3899,12 @@ tool_act(const struct opts *o)
 {
 	int st;
 
-	ch.narrate = o->verbose ? narrate : NULL;
+	ch.narrate = o->verbose ? narr_event : NULL;
 	ch.timeout_ns = o->timeout_ns;
 	if (o->action == ACT_REMOVE) {
-		catch_signals();
+		sig_catch();
 		if ((st = ch_remove(&ch, o->name)) != CH_OK)
-			fail(st);
+			tool_fail(st);
 	} else if (o->action == ACT_STATUS)
 		(void)act_status(o);
 	else

@@ -20,7 +20,7 @@ static const struct tool shmread = {
 	"  -f, --follow         take messages until killed, or nobody reads them\n"
 	HELP_COMMON
 	"\n"
-	"Exit status: 0 taken, 1 error, 2 usage, 124 timed out, 128+N killed\n"
+	"Exit status: 0 taken, 1 error, 2 tool_usage, 124 timed out, 128+N killed\n"
 	"by signal N.\n"
 };
 
@@ -33,11 +33,11 @@ output_failed(void)
 	int e = errno;
 
 	if (e == EPIPE && !pipe_ignored)
-		ch_caught = SIGPIPE;
-	if (ch_caught)
-		fail(CH_EINTR);
+		sig_caught = SIGPIPE;
+	if (sig_caught)
+		tool_fail(CH_EINTR);
 	if (e == EFAULT)
-		fail(CH_ETRUNC);
+		tool_fail(CH_ETRUNC);
 	ch_close(&ch);
 	errno = e;
 	err(1, "write error");
@@ -61,12 +61,12 @@ put_out(struct ch_batch *b, long *count)
 		st = ch_consume(&ch, b, out, &done);
 		*count -= *count > 0 ? done : 0;
 		if (st != CH_OK)
-			fail(st);
+			tool_fail(st);
 		if (n == 0)
 			return;
 		if ((w = writev(STDOUT_FILENO, iov, n < IOV_MAX ? n : IOV_MAX))
 		    == -1) {
-			if (errno == EINTR && !ch_caught)
+			if (errno == EINTR && !sig_caught)
 				continue;
 			output_failed();
 		}
@@ -93,7 +93,7 @@ take(long count)
 			output_failed();
 		}
 		if (st != CH_OK)
-			fail(st);
+			tool_fail(st);
 		put_out(&batch, &count);
 	}
 }
@@ -110,7 +110,7 @@ parse_count(const char *s)
 	if (end == s || *end != '\0' || errno != 0 || n < 1 ||
 	    !isdigit((unsigned char)*s)) {
 		warnx("invalid count: '%s'", s);
-		usage();
+		tool_usage();
 	}
 	return n;
 }
@@ -140,20 +140,20 @@ main(int argc, char *argv[])
 			count = -1;
 			break;
 		default:
-			other_option(&o, opt, argv);
+			opt_other(&o, opt, argv);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (check_action(&o, argc))
-		usage();
+		tool_usage();
 	if (argc > 0) {
 		warnx("unexpected operand: '%s'", argv[0]);
-		usage();
+		tool_usage();
 	}
 	if ((o.given & OPT('c')) && (o.given & OPT('f'))) {
 		warnx("-c and -f exclude each other");
-		usage();
+		tool_usage();
 	}
 	if (o.action != ACT_RUN)
 		return tool_act(&o);

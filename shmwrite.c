@@ -26,7 +26,7 @@ static const struct tool shmwrite = {
 	"  -z, --null           each NUL-terminated record is a message\n"
 	HELP_COMMON
 	"\n"
-	"Exit status: 0 sent (-w: taken), 1 error, 2 usage, 124 timed out\n"
+	"Exit status: 0 sent (-w: taken), 1 error, 2 tool_usage, 124 timed out\n"
 	"(nothing sent, or -w: withdrawn), 128+N killed by signal N.\n"
 };
 
@@ -38,9 +38,9 @@ input(struct iovec *iov, int n)
 
 	while ((r = readv(STDIN_FILENO, iov, n)) == -1) {
 		if (errno == EFAULT)
-			fail(CH_ETRUNC);
-		if (ch_caught)
-			fail(CH_EINTR);
+			tool_fail(CH_ETRUNC);
+		if (sig_caught)
+			tool_fail(CH_EINTR);
 		if (errno != EINTR) {
 			ch_close(&ch);
 			err(1, "stdin");
@@ -50,10 +50,10 @@ input(struct iovec *iov, int n)
 }
 
 static void
-check(int st)
+w_check(int st)
 {
 	if (st != CH_OK)
-		fail(st);
+		tool_fail(st);
 }
 
 /* The operands, joined by spaces, with a newline: as echo(1) would. */
@@ -72,14 +72,14 @@ send_args(int argc, char *argv[], int sync)
 		p = stpcpy(p, argv[i]);
 		*p++ = i + 1 < argc ? ' ' : '\n';
 	}
-	check(ch_wbegin(&ch));
+	w_check(ch_wbegin(&ch));
 	if (sync) {
-		check(ch_msg_begin(&ch, 0, 1));
-		check(ch_write(&ch, buf, len));
-		check(ch_msg_end(&ch));
+		w_check(ch_msg_begin(&ch, 0, 1));
+		w_check(ch_write(&ch, buf, len));
+		w_check(ch_msg_end(&ch));
 	} else
-		check(ch_send(&ch, buf, len));
-	check(ch_wend(&ch));
+		w_check(ch_send(&ch, buf, len));
+	w_check(ch_wend(&ch));
 	free(buf);
 }
 
@@ -93,17 +93,17 @@ send_stream(int sync)
 
 	if (chunk < CHUNK_MIN)
 		chunk = CHUNK_MIN < ch.cap / 2 ? CHUNK_MIN : ch.cap / 2;
-	check(ch_wbegin(&ch));
-	check(ch_msg_begin(&ch, 1, sync));
+	w_check(ch_wbegin(&ch));
+	w_check(ch_msg_begin(&ch, 1, sync));
 	for (;;) {
-		check(ch_reserve(&ch, 1, chunk, iov, &niov, &room));
+		w_check(ch_reserve(&ch, 1, chunk, iov, &niov, &room));
 		if ((room = input(iov, niov)) == 0)
 			break;
 		ch_add(&ch, room);
-		check(ch_publish(&ch));
+		w_check(ch_publish(&ch));
 	}
-	check(ch_msg_end(&ch));
-	check(ch_wend(&ch));
+	w_check(ch_msg_end(&ch));
+	w_check(ch_wend(&ch));
 }
 
 /*
@@ -165,26 +165,26 @@ send_records(int delim)
 				if (end[-1] != delim)
 					continue;	/* still incomplete */
 			} else if (!open) {
-				check(ch_wbegin(&ch));	/* too long: a stream */
-				check(ch_msg_begin(&ch, 0, 0));
-				check(ch_write(&ch, k.buf, k.len));
+				w_check(ch_wbegin(&ch));	/* too long: a stream */
+				w_check(ch_msg_begin(&ch, 0, 0));
+				w_check(ch_write(&ch, k.buf, k.len));
 				k.len = 0;
 				open = 1;
 			}
 			if (open) {
-				check(ch_write(&ch, p, (size_t)(end - p)));
+				w_check(ch_write(&ch, p, (size_t)(end - p)));
 				p = end;
 				if (end[-1] != delim) {
-					check(ch_publish(&ch));
+					w_check(ch_publish(&ch));
 					continue;
 				}
-				check(ch_msg_end(&ch));
+				w_check(ch_msg_end(&ch));
 				open = 0;
 			}
 		}
-		check(ch_wbegin(&ch));
+		w_check(ch_wbegin(&ch));
 		if (k.len > 0) {
-			check(ch_send(&ch, k.buf, k.len));
+			w_check(ch_send(&ch, k.buf, k.len));
 			k.len = 0;
 		}
 		while (p < buf + n) {
@@ -193,24 +193,24 @@ send_records(int delim)
 				break;
 			if ((end = memchr(p, delim, (size_t)(buf + n - p))) == NULL)
 				break;
-			check(ch_send(&ch, p, (size_t)(end + 1 - p)));
+			w_check(ch_send(&ch, p, (size_t)(end + 1 - p)));
 			p = end + 1;
 		}
-		check(ch_wend(&ch));
+		w_check(ch_wend(&ch));
 		if (p < buf + n && !carry_add(&k, p, (size_t)(buf + n - p))) {
-			check(ch_wbegin(&ch));	/* too long to carry: */
-			check(ch_msg_begin(&ch, 0, 0));	/* a stream */
-			check(ch_write(&ch, p, (size_t)(buf + n - p)));
+			w_check(ch_wbegin(&ch));	/* too long to carry: */
+			w_check(ch_msg_begin(&ch, 0, 0));	/* a stream */
+			w_check(ch_write(&ch, p, (size_t)(buf + n - p)));
 			open = 1;
 		}
 	}
 	if (open || k.len > 0) {
-		check(ch_wbegin(&ch));
+		w_check(ch_wbegin(&ch));
 		if (!open)
-			check(ch_send(&ch, k.buf, k.len));
+			w_check(ch_send(&ch, k.buf, k.len));
 		else
-			check(ch_msg_end(&ch));
-		check(ch_wend(&ch));
+			w_check(ch_msg_end(&ch));
+		w_check(ch_wend(&ch));
 	}
 	free(k.buf);
 }
@@ -220,15 +220,15 @@ static void
 check_options(const struct opts *o, int argc, int delim, int wflag)
 {
 	if (check_action(o, argc))
-		usage();
+		tool_usage();
 	if ((o->given & OPT('l')) && (o->given & OPT('z'))) {
 		warnx("-l and -z exclude each other");
-		usage();
+		tool_usage();
 	}
 	if (delim != -1 && (argc > 0 || wflag)) {
 		warnx("%s cannot be used with %s", delim ? "-l" : "-z",
 		    wflag ? "-w" : "operands");
-		usage();
+		tool_usage();
 	}
 }
 
@@ -260,7 +260,7 @@ main(int argc, char *argv[])
 			delim = '\0';
 			break;
 		default:
-			other_option(&o, opt, argv);
+			opt_other(&o, opt, argv);
 		}
 	}
 	argc -= optind;
@@ -277,7 +277,7 @@ main(int argc, char *argv[])
 	else
 		send_stream(wflag);
 	if (wflag)
-		check(ch_sync(&ch));
+		w_check(ch_sync(&ch));
 	tool_close();
 	return 0;
 }
