@@ -37,8 +37,7 @@ $(INJ): tests/inject/%: %.c common.h
 
 # prints the segment's layout for the tests, from the C struct itself
 tests/layout: tests/layout.c common.h
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Wno-unused-variable \
-	    $(LDFLAGS) -o $@ tests/layout.c $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ tests/layout.c $(LDLIBS)
 
 # a writer and a reader as two threads on one mapping, under ThreadSanitizer
 tests/tsan: tests/tsan.c common.h

@@ -176,6 +176,12 @@
  * only read the segment with pread(2), so a hostile one cannot crash
  * them, and names found in /dev/shm pass the same rules as -n.
  */
+#ifndef SHMRW_H
+#define SHMRW_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE		/* F_OFD_SETLK, sem_clockwait, getrandom */
+#endif
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -203,7 +209,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ==== Part 1: the wire format ========================================= */
+/* ==== 1. THE CONTRACT ================================================ */
+
+
+/* ---- the wire format ----------------------------------------------- */
 
 #define SEG_MAGIC	"shmrw\0\r\n"
 #define SEG_VERSION	3		/* bumped on every change of layout */
@@ -301,12 +310,10 @@ _Static_assert(sizeof(struct slot) == 12, "slot size changed");
 _Static_assert(sizeof(struct seg) <= SEG_HDRSZ, "header larger than a page");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "need lock-free 64-bit atomics");
 
-/* ==== Part 2: the interface =========================================== */
+/* ---- the interface: a handle, statuses and prototypes ------------- */
 
 enum ch_status {
 	CH_OK,
-	CH_AGAIN,	/* not yet: look again (inside part 3 only) */
-	CH_RETRY,	/* repaired what the dead left: look again now (same) */
 	CH_ESYS,	/* a system call failed: see errnum and what */
 	CH_ETIMEDOUT,	/* a wait ran out (-t) */
 	CH_EINTR,	/* a signal was caught: see ch_caught */
@@ -321,7 +328,7 @@ enum ch_status {
 	CH_EDEAD,	/* left half-built by a process that died */
 	CH_EWRITER,	/* the stream we write out lost its writer */
 	CH_EREADER,	/* the stream we write lost its reader */
-	CH_EOUTPUT,	/* our standard output's reader left (watch_out) */
+	CH_EOUTPUT,	/* nobody reads the output any more (watch_fd) */
 	CH_EBUSY	/* a live process builds or removes it (see namepid) */
 };
 
@@ -381,12 +388,17 @@ struct chan {
 	/* the last error: the call that failed (or NULL), and its errno */
 	const char *what;
 	int errnum;
-	/* settings, kept by obj_init(): the longest wait (< 0: none) ... */
+	/*
+	 * Settings, kept by ch_open() and ch_remove(), all off when zero: the
+	 * longest wait (< 0: none); a flag that ends every wait and busy loop
+	 * with CH_EINTR once it is set (the tool's signal handler sets it); a
+	 * descriptor whose reader's leaving ends a wait (> 0: shmread's
+	 * output); the tool's narrator (-v).
+	 */
 	int64_t timeout_ns;
-	/* ... -v: the tool's narrator, or NULL ... */
+	volatile sig_atomic_t *stop;
+	int watch_fd;
 	void (*narrate)(int ev, uint64_t n, const char *fmt, va_list ap);
-	/* ... and whether a wait ends once nobody reads our standard output */
-	int watch_out;
 };
 
 /*
@@ -442,14 +454,12 @@ struct ch_info {
 	char role[NSLOT];
 };
 
-/* Set by the tool's signal handler: waits return CH_EINTR once it is. */
-static volatile sig_atomic_t sig_caught;
-
 /*
- * Each tool uses only part of the interface: inline, so that the part it
- * does not use draws no warning.
+ * The interface: the tools' only door into the protocol.  Defined with
+ * external linkage below, as a single-file library is, so that what a
+ * tool does not use draws no warning.
  */
-#define CH_API	static inline
+#define CH_API	extern
 
 /* Opening and leaving. */
 CH_API int ch_open(struct chan *, const char *name, int role,
@@ -458,6 +468,7 @@ CH_API void ch_close(struct chan *);
 CH_API int ch_remove(struct chan *, const char *name);
 CH_API int ch_look(const char *name, struct ch_info *);
 CH_API int ch_valid_name(const char *, size_t);
+CH_API int ch_mode_ok(mode_t);
 
 /* Writing: begin, build messages, w_publish, end; -w waits with sync. */
 CH_API int ch_wbegin(struct chan *);
@@ -478,7 +489,16 @@ CH_API int ch_next(struct chan *, struct ch_batch *, long want);
 CH_API int ch_consume(struct chan *, struct ch_batch *, size_t out,
     long *done);
 
-/* ==== Part 3: the implementation ====================================== */
+#endif /* SHMRW_H */
+
+/* ==== 2. THE PROTOCOL ================================================ */
+#ifdef SHMRW_IMPLEMENTATION
+
+/* Statuses that never leave this block: the loops here act on them. */
+enum {
+	CH_AGAIN = 64,	/* not yet: look again */
+	CH_RETRY	/* repaired what the dead left: look again now */
+};
 
 #define NONE		UINT64_MAX	/* no such position */
 #define SLICE_NS	100000000LL	/* longest blind sleep: bounds recovery */
@@ -590,6 +610,13 @@ trace(const struct chan *c, int ev, uint64_t n, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Has the tool asked us to stop (a signal)? */
+static int
+ch_stopped(const struct chan *c)
+{
+	return c->stop != NULL && *c->stop != 0;
+}
+
 /* A system call failed: keep what and errno for the tool to tell. */
 static int
 e_sys(struct chan *c, const char *what)
@@ -656,7 +683,7 @@ lk_held(int fd, off_t off, off_t len)
 
 /* --- names and objects ------------------------------------------------- */
 
-static int
+int
 ch_valid_name(const char *s, size_t len)
 {
 	size_t i;
@@ -1112,9 +1139,9 @@ bell_spin(struct chan *c, ready_fn *ready, void *arg)
  * next message, as a write would end it.
  */
 static int
-bell_out_gone(void)
+bell_out_gone(int fd)
 {
-	struct pollfd p = { STDOUT_FILENO, 0, 0 };
+	struct pollfd p = { fd, 0, 0 };
 
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
@@ -1164,7 +1191,7 @@ bell_doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
 static int
 bell_busy(struct chan *c)
 {
-	if (sig_caught)
+	if (ch_stopped(c))
 		return CH_EINTR;
 	if (atomic_load_explicit(&c->seg->state, memory_order_relaxed) ==
 	    ST_REMOVED)
@@ -1205,13 +1232,14 @@ bell_await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
 	for (;;) {
 		if ((st = ready(c, arg, how)) != CH_AGAIN)
 			return st;
-		if (sig_caught)
+		if (ch_stopped(c))
 			return CH_EINTR;
 		if (atomic_load(&c->seg->state) == ST_REMOVED)
 			return CH_EREMOVED;
 		if ((how & HOW_LATE) && (st = seg_check(c)) != CH_OK)
 			return st;
-		if ((how & HOW_LATE) && c->watch_out && bell_out_gone()) {
+		if ((how & HOW_LATE) && c->watch_fd > 0 &&
+		    bell_out_gone(c->watch_fd)) {
 			trace(c, EV_NOTE, 0, "nobody reads our output any more");
 			return CH_EOUTPUT;
 		}
@@ -1329,7 +1357,7 @@ tok_give(struct chan *c, int bell)
  * read and write it, or neither: whoever could only read it could hold
  * locks on it (an OFD read lock needs no more) and stop those who use it.
  */
-static int
+int
 ch_mode_ok(mode_t mode)
 {
 	int k;
@@ -1685,7 +1713,7 @@ life_retry(struct chan *c, once_fn *once, int role, const struct ch_make *mk)
 	while ((r = once(c, role, mk)) == CH_AGAIN || r == CH_RETRY) {
 		seg_unmap(c);
 		INJECT("open.retry");
-		if (sig_caught)
+		if (ch_stopped(c))
 			return CH_EINTR;
 		if (r == CH_RETRY)
 			continue;
@@ -1705,7 +1733,7 @@ life_retry(struct chan *c, once_fn *once, int role, const struct ch_make *mk)
  * exist, and attach to it.  A channel that someone builds or removes at
  * the same moment is waited for, within the timeout.
  */
-static int
+int
 ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
 {
 	obj_init(c, name);
@@ -1777,7 +1805,7 @@ life_last_out(struct chan *c)
  * writing ends in ABORT, one we were writing out is abandoned, tokens go
  * back, and the last one out removes the channel.  Never fails.
  */
-static void
+void
 ch_close(struct chan *c)
 {
 	if (c->seg != NULL && c->slot >= 0 && !c->broken) {
@@ -1857,7 +1885,7 @@ life_remove_once(struct chan *c, int role, const struct ch_make *mk)
  * see that at once, and unlink its objects.  Another user's channel, or
  * an object that is not a channel, is left as it is.
  */
-static int
+int
 ch_remove(struct chan *c, const char *name)
 {
 	int r;
@@ -2031,7 +2059,7 @@ w_make_room(struct chan *c, size_t min)
  * Room for at least min and at most max more bytes of the message being
  * built, as iovecs into the ring: write there, then ch_add().
  */
-static int
+int
 ch_reserve(struct chan *c, size_t min, size_t max, struct iovec iov[2],
     int *niov, size_t *room)
 {
@@ -2053,7 +2081,7 @@ ch_reserve(struct chan *c, size_t min, size_t max, struct iovec iov[2],
 	return CH_OK;
 }
 
-static void
+void
 ch_add(struct chan *c, size_t n)
 {
 	if (n == 0)
@@ -2063,7 +2091,7 @@ ch_add(struct chan *c, size_t n)
 	c->w.len += (uint32_t)n;
 }
 
-static int
+int
 ch_write(struct chan *c, const void *p, size_t n)
 {
 	struct iovec iov[2];
@@ -2102,7 +2130,7 @@ w_next_seq(struct chan *c)
 }
 
 /* Begin a message: a stream is published as it comes; sync: for -w. */
-static int
+int
 ch_msg_begin(struct chan *c, int stream, int sync)
 {
 	struct ch_writer *w = &c->w;
@@ -2116,7 +2144,7 @@ ch_msg_begin(struct chan *c, int stream, int sync)
 	return CH_OK;
 }
 
-static int
+int
 ch_msg_end(struct chan *c)
 {
 	struct ch_writer *w = &c->w;
@@ -2141,7 +2169,7 @@ ch_msg_end(struct chan *c)
 }
 
 /* A whole message from p; one that fits a record and the room: at once. */
-static int
+int
 ch_send(struct chan *c, const void *p, size_t n)
 {
 	struct ch_writer *w = &c->w;
@@ -2196,7 +2224,7 @@ w_find_byte(const char *p, const char *end, int delim)
  * the bytes taken; the rest is for ch_send() and ch_write(), which wait
  * for room and wrap around the ring.
  */
-static size_t
+size_t
 ch_send_records(struct chan *c, const char *p, size_t n, int delim)
 {
 	struct ch_writer *w = &c->w;
@@ -2273,7 +2301,7 @@ w_publish(struct chan *c)
 }
 
 /* w_publish(), for a tool busy with data: -r and signals stop it here. */
-static int
+int
 ch_publish(struct chan *c)
 {
 	int st = bell_busy(c);
@@ -2285,7 +2313,7 @@ ch_publish(struct chan *c)
  * Take the write token.  If its holder died in the middle of a stream,
  * end that stream with an ABORT record, for which there is always room.
  */
-static int
+int
 ch_wbegin(struct chan *c)
 {
 	struct ch_writer *w = &c->w;
@@ -2342,7 +2370,7 @@ w_abort(struct chan *c)
 }
 
 /* Publish everything, and give the write token back. */
-static int
+int
 ch_wend(struct chan *c)
 {
 	int st = w_publish(c);
@@ -2406,7 +2434,7 @@ w_withdraw(struct chan *c)
  * out or a signal comes first, withdraw it; unless a live reader is
  * writing it out, whose end is then waited for.
  */
-static int
+int
 ch_sync(struct chan *c)
 {
 	int st, gave_up;
@@ -2747,7 +2775,7 @@ r_fill(struct chan *c, struct ch_batch *b, long want)
  * The timeout bounds the wait for a message to begin, not for the rest
  * of a stream: that is bounded by its writer's life.
  */
-static int
+int
 ch_next(struct chan *c, struct ch_batch *b, long want)
 {
 	struct ch_reader *rd = &c->r;
@@ -2803,7 +2831,7 @@ r_walk_run(struct chan *c, struct ch_batch *b, const struct ch_cut *k,
  * [R2], and count the messages completed in *done.  CH_EWRITER once a
  * stream that was cut short has gone out as far as it came.
  */
-static int
+int
 ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 {
 	uint64_t from = b->wpos;
@@ -2958,7 +2986,7 @@ look_seg(int fd, const struct stat *st, const char *name, struct ch_info *in)
  * CH_ESYS (errno).  Only read permission is needed; without it, in tells
  * only the owner and mode.
  */
-static int
+int
 ch_look(const char *name, struct ch_info *in)
 {
 	char path[sizeof(SHM_DIR NAME_PREFIX) + NAME_LEN];
@@ -3002,7 +3030,13 @@ ch_look(const char *name, struct ch_info *in)
 	return CH_OK;
 }
 
-/* ==== Part 4: what both tools do alike ================================== */
+#endif /* SHMRW_IMPLEMENTATION */
+
+/* ==== 3. WHAT THE TOOLS SHARE ========================================= */
+#ifdef SHMRW_TOOLS
+
+/* Set by the signal handler; a handle's stop points here (see sig_catch). */
+static volatile sig_atomic_t sig_caught;
 
 #define DEFAULT_NAME	"default"
 #define DEFAULT_CAP	((uint64_t)1 << 20)
@@ -3585,6 +3619,7 @@ tool_open(const struct opts *o, int role)
 
 	sig_catch();
 	ch.timeout_ns = o->timeout_ns;
+	ch.stop = &sig_caught;
 	ch.narrate = o->verbose ? narr_event : NULL;
 	if ((st = ch_open(&ch, o->name, role, &o->mk)) != CH_OK)
 		tool_fail(st);
@@ -3901,6 +3936,7 @@ tool_act(const struct opts *o)
 
 	ch.narrate = o->verbose ? narr_event : NULL;
 	ch.timeout_ns = o->timeout_ns;
+	ch.stop = &sig_caught;
 	if (o->action == ACT_REMOVE) {
 		sig_catch();
 		if ((st = ch_remove(&ch, o->name)) != CH_OK)
@@ -3913,3 +3949,5 @@ tool_act(const struct opts *o)
 		err(1, "stdout");
 	return 0;
 }
+
+#endif /* SHMRW_TOOLS */

@@ -1,6 +1,8 @@
 /*
  * shmread - take messages out of a shared memory channel
  */
+#define SHMRW_IMPLEMENTATION
+#define SHMRW_TOOLS
 #include "common.h"
 
 static const struct tool shmread = {
@@ -159,7 +161,7 @@ main(int argc, char *argv[])
 		return tool_act(&o);
 
 	tool_open(&o, 'r');
-	ch.watch_out = 1;
+	ch.watch_fd = STDOUT_FILENO;
 	take(count);
 	tool_close();
 	return 0;

@@ -1,6 +1,8 @@
 /*
  * shmwrite - put messages into a shared memory channel
  */
+#define SHMRW_IMPLEMENTATION
+#define SHMRW_TOOLS
 #include "common.h"
 
 #define INBUF		((size_t)64 * 1024)	/* -l and -z read this much at once */

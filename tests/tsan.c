@@ -24,8 +24,7 @@
  * line on standard error saying what went wrong; 2: usage.  The channel
  * is removed whatever happens.
  */
-/* common.h is written for the tools, which use all of it; we use part. */
-#pragma clang diagnostic ignored "-Wunused-function"
+#define SHMRW_IMPLEMENTATION
 #include "../common.h"
 
 #include <pthread.h>
@@ -294,11 +293,19 @@ join_by(pthread_t t, const struct timespec *until, const char *name)
 	return 1;
 }
 
+/* A status as a line: the tools' wording is theirs, not the protocol's. */
 static const char *
 why(const struct chan *c, int st)
 {
-	return st == CH_ETIMEDOUT ? "timed out" : st == CH_EINTR ?
-	    "interrupted" : ch_why(c, st);
+	static char buf[200];
+
+	if (st == CH_ESYS)
+		(void)snprintf(buf, sizeof(buf), "%s: %s", c->what != NULL ?
+		    c->what : "system call", strerror(c->errnum));
+	else
+		(void)snprintf(buf, sizeof(buf), "status %d (enum ch_status)",
+		    st);
+	return buf;
 }
 
 int
