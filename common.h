@@ -1370,45 +1370,63 @@ ch_mode_ok(mode_t mode)
 	return 1;
 }
 
-/* Is the object one that we may take for a channel? */
-static int
-check_object(struct chan *c, const struct stat *st, int any_owner)
-{
-	if (!S_ISREG(st->st_mode))
-		return CH_ENOTCHAN;
-	if (st->st_nlink > 1)
-		return CH_ELINKED;
-	c->uid = st->st_uid;
-	if (st->st_uid != geteuid() && st->st_uid != 0 && !any_owner)
-		return CH_EFOREIGN;
-	return CH_OK;
-}
-
 /*
- * Is what the object holds the remains of a creation that died: empty,
- * or zeros, or our header, still BUILDING, with our name or none yet?
+ * What an object at a channel's name is, judged from an open descriptor:
+ * the one validator, for those who use, remove, repair or look at it.
  */
+enum {
+	OBJ_ODD,	/* not a regular file */
+	OBJ_LINKED,	/* it has other names (hard links) */
+	OBJ_GONE,	/* removed since it was opened */
+	OBJ_NOTCHAN,	/* what it holds is not a channel of this name */
+	OBJ_BUILDING,	/* what a creator made so far: empty, zeros, or our
+			   header still BUILDING (see CRASHES) */
+	OBJ_CHANNEL	/* a channel: cap, state, gen and flags are read */
+};
+struct obj {
+	uid_t uid;
+	mode_t mode;
+	uint64_t cap;
+	uint32_t state, gen, flags;
+};
+
 static int
-remains(struct chan *c, uint32_t *gen)
+obj_inspect(int fd, const char *name, struct obj *o)
 {
+	struct stat st;
 	struct seg h;
-	ssize_t n = pread(c->fd, &h, sizeof(h), 0);
 	size_t i;
 
-	*gen = 0;
-	if (n == 0)
-		return 1;
-	if (n != (ssize_t)sizeof(h))
-		return 0;
+	memset(o, 0, sizeof(*o));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		return OBJ_ODD;
+	o->uid = st.st_uid;
+	o->mode = st.st_mode & 07777;
+	if (st.st_nlink != 1)
+		return st.st_nlink == 0 ? OBJ_GONE : OBJ_LINKED;
+	if (st.st_size == 0)
+		return OBJ_BUILDING;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return OBJ_NOTCHAN;
 	for (i = 0; i < sizeof(h) && ((const char *)&h)[i] == 0; i++)
 		;
-	if (i == sizeof(h))
-		return 1;
-	*gen = h.gen;
-	return memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) == 0 &&
-	    atomic_load(&h.state) == ST_BUILDING &&
-	    memchr(h.name, '\0', sizeof(h.name)) != NULL &&
-	    (h.name[0] == '\0' || strcmp(h.name, c->name) == 0);
+	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
+		return OBJ_NOTCHAN;
+	o->gen = h.gen;
+	o->state = atomic_load(&h.state);
+	if (i == sizeof(h) || (memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) ==
+	    0 && o->state == ST_BUILDING && (h.name[0] == '\0' ||
+	    strcmp(h.name, name) == 0)))
+		return OBJ_BUILDING;
+	o->cap = (uint64_t)st.st_size - SEG_HDRSZ;
+	o->flags = h.flags;
+	if ((uint64_t)st.st_size < SEG_HDRSZ + MIN_CAP || o->cap > MAX_CAP ||
+	    (o->cap & (o->cap - 1)) != 0 || h.cap != o->cap ||
+	    memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) != 0 ||
+	    h.version != SEG_VERSION || strcmp(h.name, name) != 0 ||
+	    o->state > ST_REMOVED || !ch_mode_ok(o->mode))
+		return OBJ_NOTCHAN;
+	return OBJ_CHANNEL;
 }
 
 /* With the name lock held, as nothing was unlinked: LIVE again. */
@@ -1422,6 +1440,29 @@ life_take_back(struct chan *c)
 }
 
 /*
+ * With the name lock held: remove what a creator (building) or a remover
+ * that died left.  A remover's DYING becomes REMOVED first, so that a
+ * death now is finished too.  CH_RETRY: look again.
+ */
+static int
+life_clear(struct chan *c, int building, uint32_t gen)
+{
+	int intact;
+
+	trace(c, EV_NOTE, 0, "%s: its %s died: removing what it left", c->shm,
+	    building ? "creator" : "remover");
+	obj_names(c, gen);
+	if (!building)
+		atomic_store(&c->seg->state, ST_REMOVED);
+	if (obj_unlink_all(c, &intact) == CH_OK)
+		return CH_RETRY;
+	if (!intact || building)
+		return CH_ESYS;
+	life_take_back(c);
+	return CH_RETRY;
+}
+
+/*
  * The channel is not LIVE.  If the process that put it in that state has
  * died - its name lock is free - finish or undo what it did: take back
  * what a last process out was about to remove, remove what a creator or
@@ -1430,41 +1471,30 @@ life_take_back(struct chan *c)
 static int
 life_settle(struct chan *c)
 {
-	uint32_t state = ST_BUILDING, gen = 0, dying = ST_DYING;
-	struct stat st;
-	int intact, r = CH_RETRY;
+	uint32_t dying = ST_DYING;
+	struct obj o;
+	int k, r = CH_RETRY;
 
 	if (lk_try(c->fd, LK_NAME) != 0)
 		return CH_AGAIN;		/* its owner is at work */
-	if (c->seg != NULL)
-		state = atomic_load(&c->seg->state);	/* as of now */
-	if (fstat(c->fd, &st) == -1 || st.st_nlink == 0 || state == ST_LIVE ||
-	    (c->seg == NULL && st.st_size != 0 &&
-	    (uint64_t)st.st_size >= SEG_HDRSZ + MIN_CAP))
-		;			/* gone, or done meanwhile: look again */
-	else if (state == ST_DYING && (!obj_may_unlink(c) || !ring_nothing_queued(c) ||
-	    lk_held(c->fd, LK_SLOT, NSLOT))) {
+	k = obj_inspect(c->fd, c->name, &o);	/* as of now, under the lock */
+	if (k == OBJ_GONE || (k == OBJ_CHANNEL && (c->seg == NULL ||
+	    o.state == ST_LIVE))) {
+		lk_drop(c->fd, LK_NAME);
+		return CH_RETRY;	/* gone, or done meanwhile: look again */
+	}
+	if (k != OBJ_BUILDING && k != OBJ_CHANNEL)
+		r = CH_ENOTCHAN;
+	else if (o.state == ST_DYING && (!obj_may_unlink(c) ||
+	    !ring_nothing_queued(c) || lk_held(c->fd, LK_SLOT, NSLOT))) {
 		if (atomic_compare_exchange_strong(&c->seg->state, &dying,
 		    ST_LIVE))
 			trace(c, EV_NOTE, 0, "%s: the last process out died: "
 			    "taking the channel back", c->shm);
-	} else if (state == ST_BUILDING && !remains(c, &gen))
-		r = CH_ENOTCHAN;
-	else if (!obj_may_unlink(c))
-		r = state == ST_BUILDING ? CH_EDEAD : CH_EREMOVED;
-	else {
-		trace(c, EV_NOTE, 0, "%s: its %s died: removing what it left",
-		    c->shm, state == ST_BUILDING ? "creator" : "remover");
-		obj_names(c, state == ST_BUILDING ? gen : c->seg->gen);
-		if (state == ST_DYING)	/* so that a death now is finished too */
-			atomic_store(&c->seg->state, ST_REMOVED);
-		if (obj_unlink_all(c, &intact) != CH_OK) {
-			if (intact && state != ST_BUILDING)
-				life_take_back(c);
-			else
-				r = CH_ESYS;
-		}
-	}
+	} else if (!obj_may_unlink(c))
+		r = k == OBJ_BUILDING ? CH_EDEAD : CH_EREMOVED;
+	else
+		r = life_clear(c, k == OBJ_BUILDING, o.gen);
 	lk_drop(c->fd, LK_NAME);
 	return r;
 }
@@ -1518,16 +1548,6 @@ seg_map(struct chan *c, uint64_t cap, int prot)
 	return CH_OK;
 }
 
-/* Is the header one of ours, for this name?  (Its state is looked at.) */
-static int
-header_ok(const struct seg *h, const char *name, uint64_t cap)
-{
-	return memcmp(h->magic, SEG_MAGIC, sizeof(h->magic)) == 0 &&
-	    h->version == SEG_VERSION && h->cap == cap &&
-	    memchr(h->name, '\0', sizeof(h->name)) != NULL &&
-	    strcmp(h->name, name) == 0;
-}
-
 /*
  * Map an existing object after checking that it is a channel, and attach
  * to it.  CH_AGAIN while it is built or removed.
@@ -1535,32 +1555,27 @@ header_ok(const struct seg *h, const char *name, uint64_t cap)
 static int
 life_join(struct chan *c, int role, const struct ch_make *mk)
 {
-	struct stat st;
-	uint64_t cap;
-	uint32_t state;
-	int r;
+	struct obj o;
+	int k = obj_inspect(c->fd, c->name, &o), r;
 
-	if (fstat(c->fd, &st) == -1)
-		return e_sys(c, "fstat");
-	if ((r = check_object(c, &st, mk->any_owner)) != CH_OK)
-		return r;
-	if (st.st_nlink == 0)
+	c->uid = o.uid;
+	if (k == OBJ_ODD)
+		return CH_ENOTCHAN;
+	if (k == OBJ_LINKED)
+		return CH_ELINKED;
+	if (k == OBJ_GONE)
 		return CH_AGAIN;		/* removed since we opened it */
-	if ((uint64_t)st.st_size < SEG_HDRSZ + MIN_CAP)
-		return life_settle(c);
-	cap = (uint64_t)st.st_size - SEG_HDRSZ;
-	if (cap > MAX_CAP || (cap & (cap - 1)) != 0)
+	if (o.uid != geteuid() && o.uid != 0 && !mk->any_owner)
+		return CH_EFOREIGN;
+	if (k == OBJ_NOTCHAN)
 		return CH_ENOTCHAN;
-	if ((r = seg_map(c, cap, PROT_READ | PROT_WRITE)) != CH_OK)
+	if (k == OBJ_BUILDING)
+		return life_settle(c);
+	if ((r = seg_map(c, o.cap, PROT_READ | PROT_WRITE)) != CH_OK)
 		return r;
-	if ((state = atomic_load(&c->seg->state)) == ST_BUILDING)
+	if (o.state != ST_LIVE)
 		return life_settle(c);
-	if (!header_ok(c->seg, c->name, cap) || state > ST_REMOVED ||
-	    !ch_mode_ok(st.st_mode))
-		return CH_ENOTCHAN;
-	if (state != ST_LIVE)
-		return life_settle(c);
-	obj_names(c, c->seg->gen);
+	obj_names(c, o.gen);
 	return life_attach(c, role);
 }
 
@@ -1836,23 +1851,20 @@ ch_close(struct chan *c)
 static int
 life_remove_once(struct chan *c, int role, const struct ch_make *mk)
 {
-	struct stat st;
-	uint32_t gen;
+	struct obj o;
 	int32_t pid;
-	int intact, r = CH_OK;
+	int k, intact, r;
 
 	(void)role;
 	(void)mk;
 	c->fd = obj_fd(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
 	if (c->fd == -1)
 		return obj_open_failed(c);
-	if (fstat(c->fd, &st) == -1)
-		return e_sys(c, "fstat");
-	if (!S_ISREG(st.st_mode))
-		return CH_ENOTCHAN;
-	if (st.st_nlink != 1)
-		return st.st_nlink == 0 ? CH_AGAIN : CH_ELINKED;
-	c->uid = st.st_uid;
+	k = obj_inspect(c->fd, c->name, &o);
+	c->uid = o.uid;
+	if (k == OBJ_ODD || k == OBJ_LINKED || k == OBJ_GONE)
+		return k == OBJ_ODD ? CH_ENOTCHAN : k == OBJ_LINKED ?
+		    CH_ELINKED : CH_AGAIN;
 	if (!obj_may_unlink(c)) {
 		errno = EACCES;
 		return e_sys(c, NULL);
@@ -1863,19 +1875,19 @@ life_remove_once(struct chan *c, int role, const struct ch_make *mk)
 		return CH_AGAIN;
 	}
 	INJECT("remove.locked");
-	if ((uint64_t)st.st_size >= SEG_HDRSZ + MIN_CAP &&
-	    (r = seg_map(c, (uint64_t)st.st_size - SEG_HDRSZ,
-	    PROT_READ | PROT_WRITE)) == CH_OK &&
-	    header_ok(c->seg, c->name, c->cap)) {
-		obj_names(c, c->seg->gen);
+	k = obj_inspect(c->fd, c->name, &o);	/* under the lock */
+	if (k == OBJ_CHANNEL && (r = seg_map(c, o.cap, PROT_READ |
+	    PROT_WRITE)) == CH_OK) {
+		obj_names(c, o.gen);
 		r = life_remove_all(c, 1);	/* waking the sleepers */
-	} else if (r == CH_OK && remains(c, &gen)) {
+	} else if (k == OBJ_BUILDING) {
 		trace(c, EV_NOTE, 0, "%s: what a creator that died left",
 		    c->shm);
-		obj_names(c, gen);
+		obj_names(c, o.gen);
 		r = obj_unlink_all(c, &intact);
-	} else if (r == CH_OK)
-		r = CH_ENOTCHAN;
+	} else
+		r = k == OBJ_CHANNEL ? r : k == OBJ_GONE ? CH_AGAIN :
+		    CH_ENOTCHAN;
 	lk_drop(c->fd, LK_NAME);
 	return r;
 }
@@ -2947,34 +2959,40 @@ look_queue(int fd, struct seg *h, struct ch_info *in)
 }
 
 static void
-look_seg(int fd, const struct stat *st, const char *name, struct ch_info *in)
+look_seg(int fd, const char *name, struct ch_info *in)
 {
+	struct obj o;
 	struct seg h;
-	uint64_t cap = (uint64_t)st->st_size - SEG_HDRSZ;
 
 	in->state = -1;
-	if ((uint64_t)st->st_size < SEG_HDRSZ + MIN_CAP) {
-		if (st->st_size == 0 && lk_held(fd, LK_NAME, 1))
+	switch (obj_inspect(fd, name, &o)) {
+	case OBJ_CHANNEL:
+		break;
+	case OBJ_BUILDING:
+		if (lk_held(fd, LK_NAME, 1))
 			in->state = ST_BUILDING;
 		else
-			in->damage = st->st_size == 0 ? "left half-built by a "
-			    "process that died" : "not a channel";
+			in->damage = "left half-built by a process that died";
+		return;
+	case OBJ_ODD:
+		in->damage = "not a regular file";
+		return;
+	case OBJ_LINKED:
+		in->damage = "has other names (hard links)";
+		return;
+	default:
+		in->damage = "not a channel";
 		return;
 	}
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
-	    !header_ok(&h, name, cap) || atomic_load(&h.state) > ST_REMOVED ||
-	    cap > MAX_CAP || (cap & (cap - 1)) != 0 ||
-	    !ch_mode_ok(st->st_mode)) {
-		in->damage = lk_held(fd, LK_NAME, 1) ? NULL : "not a channel";
-		in->state = in->damage == NULL ? ST_BUILDING : -1;
-		return;
-	}
-	in->cap = cap;
-	in->gen = h.gen;
-	in->keep = (h.flags & SEG_KEEP) != 0;
-	in->state = (int)atomic_load(&h.state);
-	look_procs(fd, &h, in);
-	if (look_queue(fd, &h, in) != 0) {
+	in->cap = o.cap;
+	in->gen = o.gen;
+	in->keep = (o.flags & SEG_KEEP) != 0;
+	in->state = (int)o.state;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		in->state = -1;
+	else
+		look_procs(fd, &h, in);
+	if (in->state < 0 || look_queue(fd, &h, in) != 0) {
 		in->state = -1;
 		in->damage = "corrupt channel";
 	}
@@ -3005,26 +3023,18 @@ ch_look(const char *name, struct ch_info *in)
 		    "not a regular file";
 		return CH_OK;
 	}
-	/* never blocks on a FIFO swapped in since; what was opened counts */
+	/* never blocks on a FIFO swapped in since: what was opened counts */
 	INJECT("look.open");
 	fd = obj_fd(open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC));
 	if (fd == -1)
 		return errno == EACCES ? CH_OK : errno == ENOENT ? CH_ENOENT :
 		    CH_ESYS;
-	if (fstat(fd, &st) == -1) {
-		(void)close(fd);
-		return CH_ESYS;
-	}
-	in->uid = st.st_uid;
-	in->mode = st.st_mode & 07777;
-	if (!S_ISREG(st.st_mode))
-		in->damage = "not a regular file";
-	else if (st.st_nlink > 1)
-		in->damage = "has other names (hard links)";
-	else {
-		in->readable = 1;
-		look_seg(fd, &st, name, in);
+	in->readable = 1;
+	look_seg(fd, name, in);
+	if (fstat(fd, &st) == 0) {
+		in->uid = st.st_uid;
+		in->mode = st.st_mode & 07777;
 	}
 	(void)close(fd);
 	return CH_OK;
