@@ -358,8 +358,7 @@ struct ch_writer {
 	uint32_t seq;		/* the message being built */
 	uint32_t flags;		/* for its next record: FIRST, SYNC */
 	int64_t looked;		/* when we last looked at a stream's reader */
-	uint64_t first_pos, first_hdr;	/* the last message's FIRST record */
-	uint64_t end;		/* and its end */
+	uint64_t first_pos, first_hdr;	/* the last SYNC record, for -w */
 };
 
 struct ch_reader {
@@ -429,8 +428,10 @@ struct ch_batch {
 		size_t bytes;	/* ... once this much is out */
 		int done;	/* messages completed there */
 		int how;	/* CUT_RUN, CUT_END */
+		int first;	/* CUT_RUN: its lengths from runlen[first] */
 	} cut[BATCH_REC];
-	int ncut, nrec, used;
+	uint16_t runlen[BATCH_REC];	/* of the small messages, in order */
+	int ncut, nrec, used, nrun;
 	uint64_t wpos;		/* how far the cut in use was walked */
 	size_t wbytes;
 	int wdone;
@@ -1323,7 +1324,8 @@ tok_take(struct chan *c, int bell, int *tookover)
 		    t.tookover ? " from a process that died" : "");
 		INJECT("token.taken");
 	}
-	*tookover = t.tookover;
+	if (tookover != NULL)
+		*tookover = t.tookover;
 	return st;
 }
 
@@ -1669,6 +1671,7 @@ life_build(struct chan *c, int role, const struct ch_make *mk)
 		e = c->errnum;
 		what = c->what;
 		(void)obj_unlink_all(c, &intact);
+		lk_drop(c->fd, LK_NAME);
 		c->errnum = e;		/* the first failure is what we tell */
 		c->what = what;
 		return r;
@@ -1926,10 +1929,10 @@ w_end(const struct chan *c)
 static uint64_t
 w_lim(const struct chan *c)
 {
-	uint64_t lim = c->w.tail + c->cap - RECSZ;
+	uint64_t lim = c->w.tail + c->cap - RECSZ, a = c->w.alloc;
 
-	if (c->w.alloc < c->cap && c->w.alloc - RECSZ < lim)
-		lim = c->w.alloc < RECSZ ? 0 : c->w.alloc - RECSZ;
+	if (a < c->cap && (a < RECSZ ? 0 : a - RECSZ) < lim)
+		lim = a < RECSZ ? 0 : a - RECSZ;
 	return lim;
 }
 
@@ -1938,6 +1941,26 @@ static int64_t
 w_room(const struct chan *c)
 {
 	return (int64_t)(w_lim(c) - w_end(c));
+}
+
+/*
+ * How much of the ring is allocated, as alloc says, but no more than the
+ * object shows: a hostile alloc must not make us write into pages that
+ * were never allocated, where a full /dev/shm is a SIGBUS (see THE
+ * SEGMENT).  The first hole in the object bounds it.
+ */
+static uint64_t
+w_allocated(struct chan *c)
+{
+	uint64_t alloc = atomic_load_explicit(&c->seg->alloc,
+	    memory_order_relaxed);
+	off_t hole = lseek(c->fd, SEG_HDRSZ, SEEK_HOLE);
+
+	if (hole < (off_t)SEG_HDRSZ)
+		return 0;
+	if ((uint64_t)hole - SEG_HDRSZ < alloc)
+		alloc = (uint64_t)hole - SEG_HDRSZ;
+	return alloc < c->cap ? alloc & ~(RECSZ - 1) : c->cap;
 }
 
 /* Allocate ALLOC_STEP more of the ring (see THE SEGMENT). */
@@ -1991,24 +2014,38 @@ w_reader_there(struct chan *c, int late, int sync)
 	return CH_OK;
 }
 
+/*
+ * Write the header of a record of len bytes at pos: the one place that
+ * does.  A SYNC one is remembered, for -w to withdraw.  Returns where the
+ * next record goes.
+ */
+static inline uint64_t
+w_put(struct chan *c, uint64_t pos, uint32_t seq, uint32_t flags,
+    uint32_t len)
+{
+	uint64_t hdr = REC_HDR(seq, flags, len);
+
+	atomic_store_explicit(rec_word(c, pos), hdr, memory_order_relaxed);
+	if (flags & REC_SYNC) {
+		c->w.first_pos = pos;
+		c->w.first_hdr = hdr;
+	}
+	return pos + RECSZ + REC_PAD(len);
+}
+
+/* Close the open record; with last, the message ends there. */
 static void
 w_close_rec(struct chan *c, int last)
 {
 	struct ch_writer *w = &c->w;
-	uint64_t hdr;
 
 	if (w->rec == NONE) {
 		if (!last)
 			return;
 		w->rec = w->pos;	/* an empty LAST record */
 	}
-	hdr = REC_HDR(w->seq, w->flags | (last ? REC_LAST : 0), w->len);
-	atomic_store_explicit(rec_word(c, w->rec), hdr, memory_order_relaxed);
-	if (w->flags & REC_FIRST) {
-		w->first_pos = w->rec;
-		w->first_hdr = hdr;
-	}
-	w->pos = w->rec + RECSZ + REC_PAD(w->len);
+	w->pos = w_put(c, w->rec, w->seq, w->flags | (last ? REC_LAST : 0),
+	    w->len);
 	w->rec = NONE;
 	w->len = 0;
 	w->flags = 0;
@@ -2170,7 +2207,6 @@ ch_msg_end(struct chan *c)
 	if (w->stream)
 		INJECT("stream.end");
 	w_close_rec(c, 1);
-	w->end = w->pos;
 	w->msg = NONE;
 	if (w->stream) {
 		st = w_publish(c);
@@ -2185,20 +2221,14 @@ int
 ch_send(struct chan *c, const void *p, size_t n)
 {
 	struct ch_writer *w = &c->w;
-	uint64_t hdr;
 	int st;
 
 	if (w->msg == NONE && w->rec == NONE && n <= REC_LENMAX &&
 	    w_room(c) >= (int64_t)n) {
 		w->seq = w_next_seq(c);
-		hdr = REC_HDR(w->seq, REC_FIRST | REC_LAST, n);
-		atomic_store_explicit(rec_word(c, w->pos), hdr,
-		    memory_order_relaxed);
 		ring_copy(c, w->pos + RECSZ, p, n);
-		w->first_pos = w->pos;
-		w->first_hdr = hdr;
-		w->pos += RECSZ + REC_PAD(n);
-		w->end = w->pos;
+		w->pos = w_put(c, w->pos, w->seq, REC_FIRST | REC_LAST,
+		    (uint32_t)n);
 		return CH_OK;
 	}
 	if ((st = ch_msg_begin(c, 0, 0)) != CH_OK ||
@@ -2240,41 +2270,33 @@ size_t
 ch_send_records(struct chan *c, const char *p, size_t n, int delim)
 {
 	struct ch_writer *w = &c->w;
-	uint64_t lim = w_lim(c), wrap = (w->pos | (c->cap - 1)) + 1;
-	unsigned char *at = c->ring + (w->pos & (c->cap - 1)), *start = at;
-	unsigned char *stop, *last = at;
-	uint64_t hdr = 0;
+	uint64_t pos = w->pos, lim = w_lim(c), wrap = (pos | (c->cap - 1)) + 1;
+	uint64_t stop = lim < wrap ? lim : wrap;
 	uint32_t seq = atomic_load_explicit(&c->seg->seq, memory_order_relaxed);
 	const char *q = p, *end = p + n, *nl;
-	size_t len, sz;
+	unsigned char *at;
+	size_t len;
 
-	if (w->msg != NONE || w->rec != NONE || w->pos > lim)
+	if (w->msg != NONE || w->rec != NONE || pos > lim)
 		return 0;
-	stop = at + ((lim < wrap ? lim : wrap) - w->pos);
 	/* records end by stop: before the room we know of, and the wrap */
 	while ((nl = w_find_byte(q, end, delim)) != NULL) {
 		len = (size_t)(nl + 1 - q);
-		sz = RECSZ + REC_PAD(len);
-		if (sz > (size_t)(stop - at))
+		if (RECSZ + REC_PAD(len) > stop - pos)
 			break;
-		seq = seq == UINT32_MAX ? 1 : seq + 1;	/* never 0 */
-		hdr = REC_HDR(seq, REC_FIRST | REC_LAST, len);
-		atomic_store_explicit((_Atomic uint64_t *)(void *)at, hdr,
-		    memory_order_relaxed);
-		if (len <= CH_SLACK && RECSZ + CH_SLACK <= (size_t)(stop - at))
-			memcpy(at + RECSZ, q, CH_SLACK);  /* into free room */
+		at = c->ring + (pos & (c->cap - 1)) + RECSZ;
+		if (len <= CH_SLACK && RECSZ + CH_SLACK <= stop - pos)
+			memcpy(at, q, CH_SLACK);	/* into free room */
 		else
-			memcpy(at + RECSZ, q, len);
-		last = at;
-		at += sz;
+			memcpy(at, q, len);
+		seq = seq == UINT32_MAX ? 1 : seq + 1;	/* never 0 */
+		pos = w_put(c, pos, seq, REC_FIRST | REC_LAST, (uint32_t)len);
 		q = nl + 1;
 	}
 	if (q != p) {
 		atomic_store_explicit(&c->seg->seq, seq, memory_order_relaxed);
 		w->seq = seq;
-		w->first_pos = w->pos + (uint64_t)(last - start);
-		w->first_hdr = hdr;
-		w->pos = w->end = w->pos + (uint64_t)(at - start);
+		w->pos = pos;
 	}
 	return (size_t)(q - p);
 }
@@ -2322,6 +2344,18 @@ ch_publish(struct chan *c)
 }
 
 /*
+ * End message seq, published in part, with an ABORT record (see CRASHES:
+ * there is always room for one) and publish it.  The one place that does.
+ */
+static void
+w_put_abort(struct chan *c, uint32_t seq)
+{
+	c->w.pos = w_put(c, c->w.pos, seq, REC_LAST | REC_ABORT, 0);
+	(void)w_publish(c);
+	atomic_store(&c->seg->wopen, 0);
+}
+
+/*
  * Take the write token.  If its holder died in the middle of a stream,
  * end that stream with an ABORT record, for which there is always room.
  */
@@ -2338,7 +2372,7 @@ ch_wbegin(struct chan *c)
 		return st;
 	w->holding = 1;
 	w->pos = w->head = atomic_load(&c->seg->head);
-	w->alloc = atomic_load_explicit(&c->seg->alloc, memory_order_relaxed);
+	w->alloc = w_allocated(c);
 	w->msg = w->rec = NONE;
 	w->stream = 0;
 	w->flags = 0;
@@ -2350,11 +2384,7 @@ ch_wbegin(struct chan *c)
 	    "ABORT", dead);
 	if (w->pos + RECSZ - w->tail > c->cap)
 		return e_corrupt(c);
-	atomic_store_explicit(rec_word(c, w->pos), REC_HDR(dead, REC_LAST |
-	    REC_ABORT, 0), memory_order_relaxed);
-	w->pos += RECSZ;
-	(void)w_publish(c);
-	atomic_store(&c->seg->wopen, 0);
+	w_put_abort(c, dead);
 	return CH_OK;
 }
 
@@ -2369,15 +2399,11 @@ w_abort(struct chan *c)
 		return;
 	w->rec = w->msg = NONE;
 	w->pos = w->head;	/* what is not published never was */
+	w->stream = 0;
 	if (published) {
 		trace(c, EV_NOTE, 0, "ending message %u with ABORT", w->seq);
-		atomic_store_explicit(rec_word(c, w->pos), REC_HDR(w->seq,
-		    REC_LAST | REC_ABORT, 0), memory_order_relaxed);
-		w->pos += RECSZ;
-		w->stream = 0;
-		(void)w_publish(c);
+		w_put_abort(c, w->seq);
 	}
-	w->stream = 0;
 	atomic_store(&c->seg->wopen, 0);
 }
 
@@ -2402,7 +2428,7 @@ w_taken_ready(struct chan *c, void *arg, int how)
 	if (st != CH_OK)
 		return st;
 	return (int64_t)(atomic_load_explicit(&c->seg->tail,
-	    memory_order_acquire) - c->w.end) >= 0 ? CH_OK : CH_AGAIN;
+	    memory_order_acquire) - c->w.pos) >= 0 ? CH_OK : CH_AGAIN;
 }
 
 /*
@@ -2559,14 +2585,16 @@ b_cut(struct ch_batch *b, uint64_t pos, int done)
 		last->pos = pos;
 		last->done += done;
 	} else
-		b->cut[b->ncut++] = (struct ch_cut){ pos, b->bytes, done, 0 };
+		b->cut[b->ncut++] = (struct ch_cut){ .pos = pos, .bytes = b->bytes,
+		    .done = done };
 }
 
 /* The stream being written out ends at pos: rin is cleared when it is out. */
 static void
 b_cut_end(struct ch_batch *b, uint64_t pos, int done)
 {
-	b->cut[b->ncut++] = (struct ch_cut){ pos, b->bytes, done, CUT_END };
+	b->cut[b->ncut++] = (struct ch_cut){ .pos = pos, .bytes = b->bytes,
+	    .done = done, .how = CUT_END };
 }
 
 /*
@@ -2729,6 +2757,7 @@ r_take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 			memcpy(to, at + RECSZ, CH_SLACK);
 		else
 			memcpy(to, at + RECSZ, len);
+		b->runlen[b->nrun + k] = (uint16_t)len;
 		to += len;
 		at += sz;
 	}
@@ -2737,7 +2766,8 @@ r_take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	*done += k;
 	b_staged(b, (size_t)(to - start));
 	b->cut[b->ncut++] = (struct ch_cut){ pos + (uint64_t)(at - from),
-	    b->bytes, (int)k, CUT_RUN };
+	    b->bytes, (int)k, CUT_RUN, b->nrun };
+	b->nrun += (int)k;
 	return pos + (uint64_t)(at - from);
 }
 
@@ -2791,9 +2821,10 @@ int
 ch_next(struct chan *c, struct ch_batch *b, long want)
 {
 	struct ch_reader *rd = &c->r;
-	int over, st;
+	int st;
 
 	b->niov = b->ncut = b->nrec = b->used = b->aborted = b->wdone = 0;
+	b->nrun = 0;
 	b->bytes = b->staged = b->wbytes = 0;
 	if ((st = bell_busy(c)) != CH_OK)
 		return st;
@@ -2802,7 +2833,7 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 		tok_give(c, BELL_READERS);
 	}
 	if (!rd->holding) {
-		if ((st = tok_take(c, BELL_READERS, &over)) != CH_OK)
+		if ((st = tok_take(c, BELL_READERS, NULL)) != CH_OK)
 			return st;
 		rd->holding = 1;
 		rd->cur = 0;
@@ -2817,18 +2848,17 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 }
 
 /*
- * Of a run of small messages that a write cut short, those wholly out: walk
- * their headers, still in the ring, from where the walk stopped.
+ * Of a run of small messages that a write cut short, those wholly out:
+ * walk their lengths, as the batch took them, from where the walk stopped.
  */
 static void
-r_walk_run(struct chan *c, struct ch_batch *b, const struct ch_cut *k,
-    size_t out, long *done)
+r_walk_run(struct ch_batch *b, const struct ch_cut *k, size_t out,
+    long *done)
 {
 	size_t len;
 
 	while (b->wdone < k->done) {
-		len = (uint32_t)atomic_load_explicit(rec_word(c, b->wpos),
-		    memory_order_relaxed) & REC_LENMAX;
+		len = b->runlen[k->first + b->wdone];
 		if (b->wbytes + len > out)
 			break;
 		b->wpos += RECSZ + REC_PAD(len);
@@ -2853,7 +2883,7 @@ ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 		k = &b->cut[b->used];
 		if (k->bytes > out) {
 			if (k->how & CUT_RUN)
-				r_walk_run(c, b, k, out, done);
+				r_walk_run(b, k, out, done);
 			break;
 		}
 		*done += k->done - b->wdone;
