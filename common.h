@@ -3084,11 +3084,12 @@ static volatile sig_atomic_t sig_caught;
 #define HOT_LINES	10	/* fast events told a second; the rest summed */
 
 enum { ACT_RUN, ACT_REMOVE, ACT_STATUS, ACT_LIST };
-/* Long options without a letter; each option is a bit in opts.given. */
-enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_STATUS, OPT_END };
-#define OPT(c)		(1U << ((c) >= 256 ? 26 + (c) - 256 : (c) - 'a'))
-#define OPTS_RUN	(~(OPT(OPT_JSON) | OPT(OPT_NOHEAD)))
-#define OPTS_ACT	(OPT('n') | OPT('r') | OPT(OPT_LIST) | OPT(OPT_STATUS))
+#define A_RUN		(1U << ACT_RUN)	/* the actions an option goes with */
+#define A_REMOVE	(1U << ACT_REMOVE)
+#define A_STATUS	(1U << ACT_STATUS)
+#define A_LIST		(1U << ACT_LIST)
+/* Long options without a letter. */
+enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_STATUS };
 
 #define LONGOPTS_COMMON \
 	{ "any-owner",	no_argument,		NULL, OPT_ANY }, \
@@ -3133,7 +3134,7 @@ struct opts {
 	int64_t timeout_ns;	/* < 0: none */
 	int action;
 	int verbose, json, headings;
-	unsigned given;		/* OPT() of each option given */
+	int given[32], ngiven;	/* the options, in the order given */
 };
 
 static const struct tool *tool;	/* the one running */
@@ -3295,6 +3296,51 @@ opt_bad(int opt, const char *arg)
 		    "unknown option", arg);
 }
 
+/* Each option: its name in messages, and the actions it goes with. */
+static const struct optdef {
+	int opt;
+	const char *name;
+	unsigned acts;
+} optdefs[] = {
+	{ OPT_ANY, "--any-owner", A_RUN },
+	{ 'c', "-c", A_RUN },
+	{ 'f', "-f", A_RUN },
+	{ OPT_JSON, "--json", A_STATUS | A_LIST },
+	{ 'k', "-k", A_RUN },
+	{ 'l', "-l", A_RUN },
+	{ OPT_LIST, "--list", A_LIST },
+	{ 'm', "-m", A_RUN },
+	{ 'n', "-n", A_RUN | A_REMOVE | A_STATUS },
+	{ OPT_NOHEAD, "--no-headings", A_LIST },
+	{ 'r', "-r", A_REMOVE },
+	{ 's', "-s", A_RUN },
+	{ OPT_STATUS, "--status", A_STATUS },
+	{ 't', "-t", A_RUN | A_REMOVE },
+	{ 'v', "-v", A_RUN | A_REMOVE },
+	{ 'w', "-w", A_RUN },
+	{ 'z', "-z", A_RUN },
+};
+
+/* Was opt given? */
+static int
+opt_given(const struct opts *o, int opt)
+{
+	int i;
+
+	for (i = 0; i < o->ngiven && o->given[i] != opt; i++)
+		;
+	return i < o->ngiven;
+}
+
+/* Note that opt was given (-h and -V end at once; repeats count once). */
+static void
+opt_note(struct opts *o, int opt)
+{
+	if (!opt_given(o, opt) && o->ngiven < (int)(sizeof(o->given) /
+	    sizeof(o->given[0])))
+		o->given[o->ngiven++] = opt;
+}
+
 /*
  * An option that getopt_long() returned and that is not the tool's own:
  * -h and -V (which end here), a shared one, or a usage error.  Every
@@ -3320,71 +3366,40 @@ opt_other(struct opts *o, int opt, char *const argv[])
 		tool_usage();
 }
 
-/* The bit of an option in opts.given (-h and -V have none). */
-static unsigned
-optbit(int opt)
-{
-	return (opt >= 'a' && opt <= 'z') || opt >= 256 ? OPT(opt) : 0;
-}
-
-static const char *
-optname(unsigned bit)
-{
-	static const char *const longs[] = { "--any-owner", "--json",
-		"--list", "--no-headings", "--status" };
-	static char buf[3];
-
-	if (bit >= 26)
-		return longs[bit - 26];
-	buf[0] = '-';
-	buf[1] = (char)('a' + bit);
-	return buf;
-}
-
 /*
- * The first option of those given that cannot be used with the others:
- * -r, --status and --list take only a few.  Said on stderr, 1; or 0.
+ * The options given that cannot go together, said on stderr: 1; or 0.
+ * Of those that cannot go with the action, the first given is named.
  */
 static int
-conflict(const struct opts *o, unsigned allowed, const char *with)
+opt_check(const struct opts *o, int argc)
 {
-	unsigned bad = o->given & ~allowed, bit;
+	static const char *const names[] = { "sending or taking messages",
+		"-r", "--status", "--list" };
+	size_t k;
+	int i;
 
-	if (bad == 0)
-		return 0;
-	for (bit = 0; !(bad & (1U << bit)); bit++)
-		;
-	warnx("%s cannot be used with %s", optname(bit), with);
-	return 1;
-}
-
-static int
-check_action(const struct opts *o, int argc)
-{
-	static const unsigned allowed[] = { OPTS_RUN, OPTS_ACT | OPT('t') |
-		OPT('v'),
-		OPTS_ACT | OPT(OPT_JSON), OPTS_ACT | OPT(OPT_JSON) |
-		OPT(OPT_NOHEAD) };
-	static const char *const names[] = { "", "-r", "--status", "--list" };
-	unsigned acts = o->given & (OPT('r') | OPT(OPT_STATUS) | OPT(OPT_LIST));
-
-	if (acts & (acts - 1)) {
+	if (opt_given(o, 'r') + opt_given(o, OPT_STATUS) +
+	    opt_given(o, OPT_LIST) > 1) {
 		warnx("-r, --status and --list exclude each other");
-		return 1;
-	}
-	if (o->action == ACT_LIST && (o->given & OPT('n'))) {
-		warnx("-n cannot be used with --list");
 		return 1;
 	}
 	if (o->action != ACT_RUN && argc > 0) {
 		warnx("operands cannot be used with %s", names[o->action]);
 		return 1;
 	}
-	if ((o->given & OPT(OPT_JSON)) && conflict(o, ~OPT(OPT_NOHEAD),
-	    "--json"))
+	if (o->json && !o->headings) {
+		warnx("--no-headings cannot be used with --json");
 		return 1;
-	return conflict(o, allowed[o->action], o->action == ACT_RUN ?
-	    "sending or taking messages" : names[o->action]);
+	}
+	for (i = 0; i < o->ngiven; i++)
+		for (k = 0; k < sizeof(optdefs) / sizeof(optdefs[0]); k++)
+			if (optdefs[k].opt == o->given[i] &&
+			    !(optdefs[k].acts & 1U << o->action)) {
+				warnx("%s cannot be used with %s",
+				    optdefs[k].name, names[o->action]);
+				return 1;
+			}
+	return 0;
 }
 
 /* --- narration (-v) ---------------------------------------------------- */
@@ -3640,10 +3655,10 @@ tool_warn_ignored(const struct opts *o)
 {
 	struct stat st;
 
-	if ((o->given & OPT('s')) && ch.cap != o->mk.cap)
+	if (opt_given(o, 's') && ch.cap != o->mk.cap)
 		warnx("%s: exists with capacity %llu; -s ignored", ch.name,
 		    (unsigned long long)ch.cap);
-	if ((o->given & OPT('m')) && fstat(ch.fd, &st) == 0 &&
+	if (opt_given(o, 'm') && fstat(ch.fd, &st) == 0 &&
 	    (st.st_mode & 0777) != o->mk.mode)
 		warnx("%s: exists with mode %04o; -m ignored", ch.name,
 		    (unsigned)(st.st_mode & 0777));

@@ -133,7 +133,7 @@ main(int argc, char *argv[])
 	tool_init(&o, &shmread);
 	while ((opt = getopt_long(argc, argv, ":c:fhkm:n:rs:t:Vv", longopts,
 	    NULL)) != -1) {
-		o.given |= optbit(opt);
+		opt_note(&o, opt);
 		switch (opt) {
 		case 'c':
 			count = parse_count(optarg);
@@ -147,13 +147,13 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (check_action(&o, argc))
+	if (opt_check(&o, argc))
 		tool_usage();
 	if (argc > 0) {
 		warnx("unexpected operand: '%s'", argv[0]);
 		tool_usage();
 	}
-	if ((o.given & OPT('c')) && (o.given & OPT('f'))) {
+	if (opt_given(&o, 'c') && opt_given(&o, 'f')) {
 		warnx("-c and -f exclude each other");
 		tool_usage();
 	}

@@ -221,9 +221,9 @@ send_records(int delim)
 static void
 check_options(const struct opts *o, int argc, int delim, int wflag)
 {
-	if (check_action(o, argc))
+	if (opt_check(o, argc))
 		tool_usage();
-	if ((o->given & OPT('l')) && (o->given & OPT('z'))) {
+	if (opt_given(o, 'l') && opt_given(o, 'z')) {
 		warnx("-l and -z exclude each other");
 		tool_usage();
 	}
@@ -250,7 +250,7 @@ main(int argc, char *argv[])
 	tool_init(&o, &shmwrite);
 	while ((opt = getopt_long(argc, argv, ":hklm:n:rs:t:Vvwz", longopts,
 	    NULL)) != -1) {
-		o.given |= optbit(opt);
+		opt_note(&o, opt);
 		switch (opt) {
 		case 'l':
 			delim = '\n';
