@@ -1,15 +1,19 @@
 /*
- * common.h - the channel protocol of shmwrite(1) and shmread(1)
+ * common.h - the channel protocol of shmwrite(1) and shmread(1), and what
+ * the two tools share: a single-file library in three blocks.
  *
- * Four parts, in this order:
- *   1. The wire format and the protocol: this comment and struct seg.  It
- *      is the one reference; README.md and the man pages summarise it.
- *   2. The interface: a handle on a channel (struct chan) and what can be
- *      done with it.  Every function returns a status (enum ch_status).
- *   3. The implementation of part 2.  Parts 2 and 3 never print an error
- *      and never exit: the tools decide what to say and how to end.
- *   4. What both tools do alike: options, -v narration, signals, error
- *      messages and exit statuses, -r, --status and --list.
+ *   1. THE CONTRACT, always: this essay, the wire format (struct seg, its
+ *      offsets pinned by SEG_AT), the public statuses (enum ch_status),
+ *      the handle (struct chan) and the prototypes (ch_*).  No code.
+ *   2. THE PROTOCOL, with SHMRW_IMPLEMENTATION defined: the ch_* functions
+ *      and their helpers, in the order of this essay, each section headed
+ *      by the name of the paragraph it implements.  It never prints, never
+ *      exits and reads no tool state; what can fail returns a status.
+ *   3. WHAT THE TOOLS SHARE, with SHMRW_TOOLS defined: options, signals,
+ *      messages and exit statuses, -v, -r, --status and --list.
+ * Each tool defines both and includes this file once; tests/layout.c
+ * includes the contract alone.  README.md and the man pages summarise
+ * this essay; it is the one reference.
  *
  * OBJECTS.  A channel NAME is five objects in /dev/shm: the segment
  * shmrw.NAME (shm_open "/shmrw.NAME") and four named semaphores, the
@@ -17,7 +21,10 @@
  * number the creator writes in the header, so that the bells of a channel
  * being removed and of a new one under the same name are never confused.
  * Using a channel takes read and write permission on all five; looking at
- * it (--status, --list) takes read permission on the segment.
+ * it (--status, --list) takes read permission on the segment.  Each class
+ * of users may read and write a channel, or neither: whoever could read it
+ * but not write it could still hold locks on it (see SLOTS AND LIVENESS)
+ * and stop those who use it.
  *
  * THE SEGMENT is one header page (struct seg) and a ring of cap bytes, a
  * power of two from 4K to 1G.  head and tail count the bytes ever
@@ -25,8 +32,8 @@
  * and head - tail bytes are queued.  A writer never lets head - tail pass
  * cap - RECSZ: the last RECSZ bytes stay free so that an ABORT record can
  * always be written (see CRASHES).  The ring's pages are allocated as the
- * writers first get to them, ALLOC_STEP at a time, with fallocate(2), and
- * alloc says how far: a full /dev/shm is an error a writer can report,
+ * writers first get to them, ALLOC_STEP at a time, with posix_fallocate(3),
+ * and alloc says how far: a full /dev/shm is an error a writer can report,
  * never a SIGBUS, and a channel costs only the memory it has used.
  *
  * RECORDS.  The ring holds records: an 8-byte header, then len bytes of
@@ -34,38 +41,41 @@
  * is one 64-bit word, seq << 32 | flags | len: the message number (never
  * 0), and len (at most REC_LENMAX) with five flags above it.  A message is
  * its records from the one marked FIRST to the one marked LAST, all with
- * its seq.  ABORT on a LAST record: the message was cut short, readers
- * drop it.  SYNC on a FIRST record: its writer waits to hear that it was
+ * its seq.  ABORT on a LAST record: the message was cut short (see
+ * CRASHES).  SYNC on a FIRST record: its writer waits to hear that it was
  * taken (-w).  The reader that takes it sets TAKEN, and a writer that gives
- * up withdraws it by setting ABORT instead, both by compare-and-swap [S]
- * on that header word, so exactly one of them wins.  A message already
- * TAKEN is withdrawn only by a writer that holds the read token: then no
- * reader is writing it out (its taker died, or gave it up when its output
- * failed).  A SYNC message whose FIRST record carries ABORT is dropped
- * whole.
+ * up withdraws it by setting ABORT on that FIRST record instead, both by
+ * compare-and-swap [S] on its header word, so exactly one of them wins.  A
+ * message already TAKEN is withdrawn only by a writer that holds the read
+ * token: then no reader is writing it out (its taker died, or gave it up
+ * when its output failed).  A message whose FIRST record carries ABORT is
+ * dropped whole.
  *
  * HOW A MESSAGE TRAVELS.
- *  1. A writer takes the write tok_word (wtoken) and builds messages in the
+ *  1. A writer takes the write token (wtoken) and builds messages in the
  *     free part of the ring: records beyond head, which nobody reads.  A
  *     message that fits is published whole, by one store to head, after
  *     its LAST record was written; one that can never fit, and every
  *     stream (shmwrite's standard input), is published as it comes, and
  *     its number is kept in wopen meanwhile.
- *  2. A reader takes the read tok_word (rtoken) and looks at the records from
+ *  2. A reader takes the read token (rtoken) and looks at the records from
  *     tail to head.  A whole message is written out and only then
  *     consumed, by one store to tail, so that a failed write loses
  *     nothing.  A stream is written out and consumed as it comes; its
  *     number is kept in rin meanwhile.
  *
- * WHO WRITES WHAT.  Only the wtoken holder writes head, seq, wopen, alloc
- * and the ring beyond head.  Only the rtoken holder writes tail and rin.  Any
- * reader writes abandoned.  A writer waiting with -w changes the header
- * word of its own SYNC record, and to withdraw one already TAKEN, it
- * takes rtoken for a moment (see RECORDS); a reader changes the header
- * word of a SYNC record it takes.  Each process writes its own slot and
- * its own bits in asleep[]; whoever takes over a dead process's slot
- * clears the bits the dead left.  The creator writes the identity fields (magic to
- * name) before the state becomes LIVE; nobody writes them afterwards.
+ * WHO WRITES WHAT.  The creator writes the identity fields - magic,
+ * version, gen, cap, flags and name - before the state becomes LIVE;
+ * nobody writes them afterwards.  Only the wtoken holder writes head, seq,
+ * wopen, alloc and the ring beyond head.  Only the rtoken holder writes
+ * tail and rin.  Readers write abandoned, and so does the writer that
+ * hands a number out again (see STREAMS).  A writer waiting with -w
+ * changes the header word of its own SYNC record, and to withdraw one
+ * already TAKEN it takes rtoken for a moment (see RECORDS); a reader
+ * changes the header word of a SYNC record it takes.  The holder of the
+ * name lock writes state and namepid (see STATES).  Each process writes
+ * its own slot and its own bits in asleep[]; the bits a dead process left
+ * are cleared by whoever finds them (see SLOTS AND LIVENESS).
  *
  * PUBLICATION, each store paired by name with the load that it serves:
  *  [W1] the writer's store-release of head, after the records below it,
@@ -78,23 +88,63 @@
  *       looks who sleeps, pairs with [B2], the fence a sleeper issues after
  *       setting its bit in asleep[], before it looks at the condition once
  *       more: either the sleeper sees the change, or the changer sees the
- *       sleeper and posts its bell.  No wake-up is lost, and no system call
- *       is made when nobody sleeps.
+ *       sleeper and posts its bell.  The tokens and asleep[] are changed
+ *       with seq_cst operations, so a compare-and-swap of a token orders as
+ *       the fence does: tok_give() looks at the sleepers right after the
+ *       one that frees the token.  No wake-up is lost for a
+ *       condition that rings a bell (head, tail, the tokens, the state);
+ *       setting abandoned rings none: its writer sees it when it next
+ *       publishes, or after a slice.  No system call is made when nobody
+ *       sleeps.
  *
  * SLOTS AND LIVENESS.  A process attached to a channel holds slot i: an
  * open file description lock (F_OFD_SETLK) on byte LK_SLOT + i of the
  * segment, taken when it attaches and dropped by the kernel when it closes
- * the segment or dies, in whatever pid or time namespace.  Whoever takes
- * the lock of slot i owns the slot and bumps its epoch.  A process is
- * known by its id, epoch << 32 | (i + 1); it is alive while the lock of
- * slot i is held (F_OFD_GETLK) and the epoch there is still its own.  A
- * recycled pid can never pass for a live process.
+ * the segment or dies, in whatever pid or time namespace.  On attaching,
+ * it bumps the slot's epoch, clears the slot's bits in asleep[] that a
+ * dead owner left, and writes its pid and role there.  It is known by its
+ * id, epoch << 32 | (i + 1), and is alive while the lock of slot i is held
+ * (F_OFD_GETLK) and the epoch there is still its own: a recycled pid can
+ * never pass for a live process.  An id in a process's own slot is never
+ * another live process to it: a token that names it while it does not
+ * hold it was scribbled, and it takes the token back.  Whoever finds the
+ * bits of a dead process in asleep[] takes that slot's lock for a moment
+ * to clear them (slot_reap(): it neither keeps the slot nor bumps its
+ * epoch).
+ *
+ * BELLS.  One kind of waiter a bell: READERS and WRITERS, processes waiting
+ * for the read or write token; DATA (head moved), the rtoken holder
+ * waiting for data; SPACE (tail moved), the wtoken holder waiting for room
+ * and -w writers waiting for their message to be taken.  Before sleeping,
+ * a waiter looks again a few times (SPIN_TRIES), yielding the CPU in
+ * between.  Then it sets its bit in asleep[bell], looks once more [B2] and
+ * sleeps on the bell for at most SLICE_NS.  After a slice it looks for dead
+ * peers, for a removed or truncated segment, and at its deadline.  A bell
+ * must be the segment owner's and have one name, as the segment.
+ *
+ * TOKENS.  wtoken and rtoken hold 0 (free), a holder's id, or HANDOFF.
+ * They are taken by compare-and-swap.  A writer keeps wtoken for a whole
+ * message (with -l, for the lines it has read whole at once); a reader
+ * keeps rtoken while it takes messages, and gives it back between two
+ * messages when another reader sleeps for it.  A token given back while a
+ * live process sleeps for it becomes HANDOFF, and its bell is posted.
+ * HANDOFF is for a waiter woken by a post or by the end of a slice: not
+ * for the one who gave it back and came straight back, which may take it
+ * only once it has slept a slice itself, or once no live process sleeps
+ * for it.  A bell is one semaphore for all who sleep on it, and a post may
+ * wake another waiter than the one it was meant for, which then waits for
+ * its slice to end.  So waiters are not served in order, and nothing
+ * bounds how many turns one of several waiters may lose; but a giver
+ * cannot keep a token from those who wait for it.  Whether the holder of a
+ * token is gone - dead, us (see SLOTS AND LIVENESS), or a HANDOFF that no
+ * live process sleeps for - is judged in one place, tok_gone().
  *
  * THE NAME LOCK, on byte LK_NAME, is held by whoever builds, removes or
- * takes back the channel.  Nobody unlinks the segment's name without
- * holding the name lock of the object that the name leads to and checking,
- * under that lock, that it still leads there: so nobody ever unlinks a
- * channel other than the one it looked at.
+ * takes back the channel, and it writes its pid in namepid while it does
+ * (-r tells who keeps a channel busy).  Nobody unlinks the segment's name
+ * without holding the name lock of the object that the name leads to and
+ * checking, under that lock, that it still leads there: so nobody ever
+ * unlinks a channel other than the one it looked at.
  *
  * STATES of the segment:
  *   BUILDING  the creator made the object (O_CREAT | O_EXCL) and holds the
@@ -102,47 +152,32 @@
  *             bells and attaches; then LIVE, and it drops the lock.
  *   LIVE      in use.
  *   DYING     the last process to leave, holding the name lock, checks
- *             that nobody else is attached and nothing is queued, then
- *             unlinks the five objects; or it finds someone and goes back
- *             to LIVE.  A process attaches by taking its slot lock, then
- *             reading state; the last one sets DYING, then probes every
- *             slot lock: the kernel orders the lock operations, so one of
- *             the two sees the other.
- *   REMOVED   -r removed it: attached processes leave with "channel
+ *             that nobody else is attached and nothing is queued, and sets
+ *             DYING; then it probes every slot lock again, and either sets
+ *             REMOVED and unlinks the five objects, or finds someone and
+ *             goes back to LIVE.  A process attaches by taking its slot
+ *             lock, then reading state: the kernel orders the lock
+ *             operations, so of the two one sees the other.
+ *   REMOVED   set before anything is unlinked, by whoever removes the
+ *             channel: -r, the last one out, or the repair of what a dead
+ *             remover left.  Attached processes leave with "channel
  *             removed".
  * A channel made with -k (KEEP) is never removed for being empty, and a
  * process that may not unlink the channel (another user's, in the sticky
  * /dev/shm) never starts removing it.
- *
- * TOKENS.  wtoken and rtoken hold 0 (free), a holder's id, or HANDOFF.
- * They are taken by compare-and-swap.  A writer keeps wtoken for a whole
- * message (with -l, for all the lines it has read at once); a reader keeps
- * rtoken while it takes messages, and gives it back between two messages
- * when another reader sleeps for it.  A token given back while someone
- * sleeps for it becomes HANDOFF, and its bell is posted: HANDOFF is for the
- * waiter that the post wakes, or that wakes at the end of a slice, not for
- * the one who gave it back and came straight back.  If no live process
- * sleeps for it any more, anyone may take it.  A bell is one semaphore for
- * all who sleep on it, and a post may wake another than the one it was
- * meant for: the one it was meant for then waits for its slice to end.
- * So a waiter waits at most a slice longer than it must; nobody starves.
- *
- * BELLS.  One kind of waiter a bell: READERS and WRITERS, processes waiting
- * for the read or write tok_word; DATA (head moved), the rtoken holder
- * waiting for data; SPACE (tail moved), the wtoken holder waiting for room
- * and -w writers waiting for their message to be taken.  A waiter sets its
- * bit in asleep[bell], looks once more [B2] and sleeps on the bell for at
- * most SLICE_MS.  After a slice it looks for dead peers, for a removed or
- * truncated segment, and at its deadline.
  *
  * STREAMS.  wopen holds the number of the stream being written, rin the
  * number of the stream being written out, abandoned the number of a
  * stream that its reader gave up.  A writer sets wopen before it publishes
  * a stream's first record and clears it after the last.  A reader sets rin
  * when it begins a stream and clears it once the stream's end is written
- * out: until then, if the reader dies, the stream was not all delivered.  A stream's writer
- * stops ("reader went away", as EPIPE would) when abandoned names its
- * stream, or when rin names it and the rtoken holder died.
+ * out: until then, if the reader dies, the stream was not all delivered.
+ * A stream's writer stops ("reader went away", as EPIPE would) when
+ * abandoned names its stream, or when rin names it and the rtoken holder
+ * died.  abandoned is set by a reader that leaves a stream it began, and by
+ * any reader that finds at tail what was left of one - records with no
+ * FIRST, or a FIRST whose number is rin - and skips it.  A writer clears
+ * abandoned when it hands that number out again, 2^32 messages later.
  *
  * CRASHES: what a dead process leaves, and who repairs it.
  *  - A creator: BUILDING with the name lock free.  The next process to
@@ -151,30 +186,45 @@
  *    so (left half-built) until the owner or root comes.
  *  - A writer: wtoken held by the dead.  The next writer takes it over
  *    and, if wopen names a stream, ends it with an ABORT record (there is
- *    always room for one).  A reader of that stream does not wait for
- *    the next writer: after a slice with head still and the wtoken holder
- *    dead, it stops.  Either way it stops with "message truncated (writer
- *    went away)".  Nothing the writer had not published is seen.
+ *    always room for one).  A reader of that stream does not wait for the
+ *    next writer: after a slice with head still and the wtoken holder
+ *    dead, it stops.  A reader that comes to such a stream only later
+ *    writes it out as far as it came, and stops the same way: "message
+ *    truncated (writer went away)".  Nothing the writer had not published
+ *    is seen.
  *  - A reader: rtoken held by the dead.  The next reader takes it over.  A
  *    whole message that it was writing out is still queued (at least
- *    once).  The rest of a stream that it was writing out - records at
- *    tail with no FIRST, or a FIRST whose number is rin - is skipped, and
- *    abandoned is set, which stops that stream's writer.
+ *    once).  The rest of a stream that it was writing out is skipped by
+ *    whichever reader finds it at tail (see STREAMS).
  *  - A sleeper: its bit in asleep[] costs a spurious post until someone
- *    holds its slot lock again and clears it.  A HANDOFF meant for it is
- *    taken after a slice, or at once if no live process sleeps.
+ *    clears it (see SLOTS AND LIVENESS).  A HANDOFF meant for it is taken
+ *    after a slice, or at once if no live process sleeps.
  *  - A remover: DYING or REMOVED with the name lock free.  The next
  *    process takes the lock, and removes the channel or takes it back.
  *  - A -w writer: its SYNC message stays and is delivered as any other.
- * So a process killed at any point holds up the others for a slice or
- * two, about a second at most.
+ * So a process killed at any point holds up the others for about a second
+ * at most: a few slices.  A process that is stopped (SIGSTOP) holds what it
+ * holds - a token, a stream, the name lock - for as long as it is stopped,
+ * as a stopped reader of a pipe does; the others' -t bounds their wait.
  *
  * UNTRUSTED INPUT.  Anyone who may write a channel may write anything in
- * it.  The object's type, owner, links, size and name are checked on
- * opening; cap against the size; every index, token and record header is
- * copied to a local and checked before it is used.  --status and --list
- * only read the segment with pread(2), so a hostile one cannot crash
- * them, and names found in /dev/shm pass the same rules as -n.
+ * it.  Every object is judged by one validator, obj_inspect(), from the
+ * descriptor opened: type, links, owner, mode, size and header; cap
+ * against the size.  Every index, token and record header is copied to a
+ * local and checked before it is used; alloc is believed only as far as
+ * the object shows pages written; a run of small messages is consumed by
+ * the lengths the reader took, not read again.  --status and --list open
+ * without blocking and only read the segment, with pread(2), so a hostile
+ * one cannot crash or hang them; names found in /dev/shm pass the same
+ * rules as -n.
+ *
+ * WHAT IT NEEDS.  Linux and glibc: POSIX shared memory and named
+ * semaphores in /dev/shm, whose files are written here as sem_init(3) lays
+ * a semaphore out and under glibc's "sem." names (so that a creator killed
+ * half-way leaves no temporary file behind); sem_clockwait (glibc 2.30),
+ * F_OFD_SETLK (Linux 3.15), getrandom (glibc 2.25), SEEK_HOLE on tmpfs.
+ * It builds with glibc 2.30 or later; built with 2.34 or later, where the
+ * semaphore calls moved into libc, the binaries need 2.34.
  */
 #ifndef SHMRW_H
 #define SHMRW_H
@@ -643,46 +693,9 @@ t_nap(int64_t ns)
 	(void)nanosleep(&ts, NULL);
 }
 
-/* --- locks ------------------------------------------------------------- */
+/* ==== OBJECTS ========================================================= */
+/* See OBJECTS, and UNTRUSTED INPUT: names, the one validator, mapping. */
 
-/*
- * An open file description lock on [off, off + len) of the segment.  For
- * F_OFD_GETLK: the offset of the first lock that another description
- * holds there, or -1 if there is none.
- */
-static off_t
-lk_op(int fd, int cmd, short type, off_t off, off_t len)
-{
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
-		.l_start = off, .l_len = len };
-
-	if (fcntl(fd, cmd, &fl) == -1)
-		return cmd == F_OFD_GETLK ? off : -2;	/* cannot tell: held */
-	if (cmd != F_OFD_GETLK)
-		return 0;
-	return fl.l_type == F_UNLCK ? -1 : fl.l_start;
-}
-
-static int
-lk_try(int fd, off_t off)
-{
-	return lk_op(fd, F_OFD_SETLK, F_WRLCK, off, 1) == 0 ? 0 : -1;
-}
-
-static void
-lk_drop(int fd, off_t off)
-{
-	(void)lk_op(fd, F_OFD_SETLK, F_UNLCK, off, 1);
-}
-
-/* Does another process hold a lock in [off, off + len)? */
-static int
-lk_held(int fd, off_t off, off_t len)
-{
-	return lk_op(fd, F_OFD_GETLK, F_WRLCK, off, len) != -1;
-}
-
-/* --- names and objects ------------------------------------------------- */
 
 int
 ch_valid_name(const char *s, size_t len)
@@ -832,7 +845,99 @@ seg_unmap(struct chan *c)
 	c->slot = -1;
 }
 
-/* --- the ring and its records ------------------------------------------ */
+/*
+ * May a channel have this mode?  Each class - owner, group, others - may
+ * read and write it, or neither: whoever could only read it could hold
+ * locks on it (an OFD read lock needs no more) and stop those who use it.
+ */
+int
+ch_mode_ok(mode_t mode)
+{
+	int k;
+
+	if ((mode & 0600) != 0600)
+		return 0;
+	for (k = 0; k < 9; k += 3)
+		if (((mode >> k) & 4) != ((mode >> k) & 2) << 1)
+			return 0;
+	return 1;
+}
+
+/*
+ * What an object at a channel's name is, judged from an open descriptor:
+ * the one validator, for those who use, remove, repair or look at it.
+ */
+enum {
+	OBJ_ODD,	/* not a regular file */
+	OBJ_LINKED,	/* it has other names (hard links) */
+	OBJ_GONE,	/* removed since it was opened */
+	OBJ_NOTCHAN,	/* what it holds is not a channel of this name */
+	OBJ_BUILDING,	/* what a creator made so far: empty, zeros, or our
+			   header still BUILDING (see CRASHES) */
+	OBJ_CHANNEL	/* a channel: cap, state, gen and flags are read */
+};
+struct obj {
+	uid_t uid;
+	mode_t mode;
+	uint64_t cap;
+	uint32_t state, gen, flags;
+};
+
+static int
+obj_inspect(int fd, const char *name, struct obj *o)
+{
+	struct stat st;
+	struct seg h;
+	size_t i;
+
+	memset(o, 0, sizeof(*o));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		return OBJ_ODD;
+	o->uid = st.st_uid;
+	o->mode = st.st_mode & 07777;
+	if (st.st_nlink != 1)
+		return st.st_nlink == 0 ? OBJ_GONE : OBJ_LINKED;
+	if (st.st_size == 0)
+		return OBJ_BUILDING;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return OBJ_NOTCHAN;
+	for (i = 0; i < sizeof(h) && ((const char *)&h)[i] == 0; i++)
+		;
+	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
+		return OBJ_NOTCHAN;
+	o->gen = h.gen;
+	o->state = atomic_load(&h.state);
+	if (i == sizeof(h) || (memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) ==
+	    0 && o->state == ST_BUILDING && (h.name[0] == '\0' ||
+	    strcmp(h.name, name) == 0)))
+		return OBJ_BUILDING;
+	o->cap = (uint64_t)st.st_size - SEG_HDRSZ;
+	o->flags = h.flags;
+	if ((uint64_t)st.st_size < SEG_HDRSZ + MIN_CAP || o->cap > MAX_CAP ||
+	    (o->cap & (o->cap - 1)) != 0 || h.cap != o->cap ||
+	    memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) != 0 ||
+	    h.version != SEG_VERSION || strcmp(h.name, name) != 0 ||
+	    o->state > ST_REMOVED || !ch_mode_ok(o->mode))
+		return OBJ_NOTCHAN;
+	return OBJ_CHANNEL;
+}
+
+static int
+seg_map(struct chan *c, uint64_t cap, int prot)
+{
+	void *p = mmap(NULL, SEG_HDRSZ + cap, prot, MAP_SHARED, c->fd, 0);
+
+	if (p == MAP_FAILED)
+		return e_sys(c, "mmap");
+	c->seg = p;
+	c->ring = (unsigned char *)p + SEG_HDRSZ;
+	c->cap = cap;
+	return CH_OK;
+}
+
+/* ==== THE SEGMENT, RECORDS ============================================ */
+/* The ring and the records in it. */
+
 
 static int
 ring_iov(const struct chan *c, uint64_t pos, uint64_t len, struct iovec *iov)
@@ -963,7 +1068,47 @@ ring_nothing_queued(struct chan *c)
 	    msgs == 0;
 }
 
-/* --- liveness ---------------------------------------------------------- */
+/* ==== SLOTS AND LIVENESS ============================================== */
+/* Locks, slots, and who is alive. */
+
+
+/*
+ * An open file description lock on [off, off + len) of the segment.  For
+ * F_OFD_GETLK: the offset of the first lock that another description
+ * holds there, or -1 if there is none.
+ */
+static off_t
+lk_op(int fd, int cmd, short type, off_t off, off_t len)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
+		.l_start = off, .l_len = len };
+
+	if (fcntl(fd, cmd, &fl) == -1)
+		return cmd == F_OFD_GETLK ? off : -2;	/* cannot tell: held */
+	if (cmd != F_OFD_GETLK)
+		return 0;
+	return fl.l_type == F_UNLCK ? -1 : fl.l_start;
+}
+
+static int
+lk_try(int fd, off_t off)
+{
+	return lk_op(fd, F_OFD_SETLK, F_WRLCK, off, 1) == 0 ? 0 : -1;
+}
+
+static void
+lk_drop(int fd, off_t off)
+{
+	(void)lk_op(fd, F_OFD_SETLK, F_UNLCK, off, 1);
+}
+
+/* Does another process hold a lock in [off, off + len)? */
+static int
+lk_held(int fd, off_t off, off_t len)
+{
+	return lk_op(fd, F_OFD_GETLK, F_WRLCK, off, len) != -1;
+}
+
 
 static int
 slot_alive(const struct chan *c, int s)
@@ -1010,7 +1155,9 @@ slot_reap(struct chan *c, int s)
 	lk_drop(c->fd, LK_SLOT + s);
 }
 
-/* --- bells and waiting ------------------------------------------------- */
+/* ==== BELLS =========================================================== */
+/* Waiting without a system call when nobody sleeps: [B1], [B2]. */
+
 
 /*
  * The semaphore of bell b, opened the first time it is needed: most
@@ -1261,7 +1408,8 @@ bell_await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
 	}
 }
 
-/* --- tokens ------------------------------------------------------------ */
+/* ==== TOKENS ========================================================== */
+
 
 struct take {
 	int bell;
@@ -1352,84 +1500,10 @@ tok_give(struct chan *c, int bell)
 	}
 }
 
-/* --- opening ----------------------------------------------------------- */
+/* ==== THE NAME LOCK, STATES =========================================== */
+/* Opening, creating, attaching, leaving, removing; CRASHES of
+   creators and removers. */
 
-/*
- * May a channel have this mode?  Each class - owner, group, others - may
- * read and write it, or neither: whoever could only read it could hold
- * locks on it (an OFD read lock needs no more) and stop those who use it.
- */
-int
-ch_mode_ok(mode_t mode)
-{
-	int k;
-
-	if ((mode & 0600) != 0600)
-		return 0;
-	for (k = 0; k < 9; k += 3)
-		if (((mode >> k) & 4) != ((mode >> k) & 2) << 1)
-			return 0;
-	return 1;
-}
-
-/*
- * What an object at a channel's name is, judged from an open descriptor:
- * the one validator, for those who use, remove, repair or look at it.
- */
-enum {
-	OBJ_ODD,	/* not a regular file */
-	OBJ_LINKED,	/* it has other names (hard links) */
-	OBJ_GONE,	/* removed since it was opened */
-	OBJ_NOTCHAN,	/* what it holds is not a channel of this name */
-	OBJ_BUILDING,	/* what a creator made so far: empty, zeros, or our
-			   header still BUILDING (see CRASHES) */
-	OBJ_CHANNEL	/* a channel: cap, state, gen and flags are read */
-};
-struct obj {
-	uid_t uid;
-	mode_t mode;
-	uint64_t cap;
-	uint32_t state, gen, flags;
-};
-
-static int
-obj_inspect(int fd, const char *name, struct obj *o)
-{
-	struct stat st;
-	struct seg h;
-	size_t i;
-
-	memset(o, 0, sizeof(*o));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		return OBJ_ODD;
-	o->uid = st.st_uid;
-	o->mode = st.st_mode & 07777;
-	if (st.st_nlink != 1)
-		return st.st_nlink == 0 ? OBJ_GONE : OBJ_LINKED;
-	if (st.st_size == 0)
-		return OBJ_BUILDING;
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return OBJ_NOTCHAN;
-	for (i = 0; i < sizeof(h) && ((const char *)&h)[i] == 0; i++)
-		;
-	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
-		return OBJ_NOTCHAN;
-	o->gen = h.gen;
-	o->state = atomic_load(&h.state);
-	if (i == sizeof(h) || (memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) ==
-	    0 && o->state == ST_BUILDING && (h.name[0] == '\0' ||
-	    strcmp(h.name, name) == 0)))
-		return OBJ_BUILDING;
-	o->cap = (uint64_t)st.st_size - SEG_HDRSZ;
-	o->flags = h.flags;
-	if ((uint64_t)st.st_size < SEG_HDRSZ + MIN_CAP || o->cap > MAX_CAP ||
-	    (o->cap & (o->cap - 1)) != 0 || h.cap != o->cap ||
-	    memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) != 0 ||
-	    h.version != SEG_VERSION || strcmp(h.name, name) != 0 ||
-	    o->state > ST_REMOVED || !ch_mode_ok(o->mode))
-		return OBJ_NOTCHAN;
-	return OBJ_CHANNEL;
-}
 
 /* With the name lock held, as nothing was unlinked: LIVE again. */
 static void
@@ -1535,19 +1609,6 @@ life_attach(struct chan *c, int role)
 	lk_drop(c->fd, LK_SLOT + s);
 	c->slot = -1;
 	return CH_AGAIN;
-}
-
-static int
-seg_map(struct chan *c, uint64_t cap, int prot)
-{
-	void *p = mmap(NULL, SEG_HDRSZ + cap, prot, MAP_SHARED, c->fd, 0);
-
-	if (p == MAP_FAILED)
-		return e_sys(c, "mmap");
-	c->seg = p;
-	c->ring = (unsigned char *)p + SEG_HDRSZ;
-	c->cap = cap;
-	return CH_OK;
 }
 
 /*
@@ -1758,7 +1819,6 @@ ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
 	return life_retry(c, life_open_once, role, mk);
 }
 
-/* --- leaving and removing ---------------------------------------------- */
 
 static void w_abort(struct chan *);
 
@@ -1912,7 +1972,9 @@ ch_remove(struct chan *c, const char *name)
 	return r == CH_ETIMEDOUT && c->busy_pid != -1 ? CH_EBUSY : r;
 }
 
-/* --- writing ----------------------------------------------------------- */
+/* ==== HOW A MESSAGE TRAVELS, 1: WRITING =============================== */
+/* With STREAMS, RECORDS (SYNC, -w), [W1], [W2]. */
+
 
 /* Where data added now goes: after the open record's, or a new header. */
 static uint64_t
@@ -2497,7 +2559,9 @@ ch_sync(struct chan *c)
 	return st;
 }
 
-/* --- reading ----------------------------------------------------------- */
+/* ==== HOW A MESSAGE TRAVELS, 2: READING =============================== */
+/* With STREAMS, RECORDS (SYNC, TAKEN), [R1], [R2]. */
+
 
 /* tail and head [R1], checked: tail <= head <= tail + cap. */
 static int
@@ -2906,7 +2970,9 @@ ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 	return b->aborted && b->used == b->ncut ? CH_EWRITER : CH_OK;
 }
 
-/* --- looking, for --status and --list: pread only ------------------------ */
+/* ==== LOOKING ========================================================= */
+/* --status and --list: UNTRUSTED INPUT, read with pread only. */
+
 
 /* A window on the ring, read with pread: never a SIGBUS. */
 struct view {
