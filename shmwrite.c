@@ -52,7 +52,7 @@ input(struct iovec *iov, int n)
 }
 
 static void
-w_check(int st)
+must(int st)
 {
 	if (st != CH_OK)
 		tool_fail(st);
@@ -74,14 +74,14 @@ send_args(int argc, char *argv[], int sync)
 		p = stpcpy(p, argv[i]);
 		*p++ = i + 1 < argc ? ' ' : '\n';
 	}
-	w_check(ch_wbegin(&ch));
+	must(ch_wbegin(&ch));
 	if (sync) {
-		w_check(ch_msg_begin(&ch, 0, 1));
-		w_check(ch_write(&ch, buf, len));
-		w_check(ch_msg_end(&ch));
+		must(ch_msg_begin(&ch, 0, 1));
+		must(ch_write(&ch, buf, len));
+		must(ch_msg_end(&ch));
 	} else
-		w_check(ch_send(&ch, buf, len));
-	w_check(ch_wend(&ch));
+		must(ch_send(&ch, buf, len));
+	must(ch_wend(&ch));
 	free(buf);
 }
 
@@ -95,28 +95,30 @@ send_stream(int sync)
 
 	if (chunk < CHUNK_MIN)
 		chunk = CHUNK_MIN < ch.cap / 2 ? CHUNK_MIN : ch.cap / 2;
-	w_check(ch_wbegin(&ch));
-	w_check(ch_msg_begin(&ch, 1, sync));
+	must(ch_wbegin(&ch));
+	must(ch_msg_begin(&ch, 1, sync));
 	for (;;) {
-		w_check(ch_reserve(&ch, 1, chunk, iov, &niov, &room));
+		must(ch_reserve(&ch, 1, chunk, iov, &niov, &room));
 		if ((room = input(iov, niov)) == 0)
 			break;
 		ch_add(&ch, room);
-		w_check(ch_publish(&ch));
+		must(ch_publish(&ch));
 	}
-	w_check(ch_msg_end(&ch));
-	w_check(ch_wend(&ch));
+	must(ch_msg_end(&ch));
+	must(ch_wend(&ch));
 }
 
 /*
  * A record still being read is kept outside the ring, in carry, so that
  * the write token is taken only once a record is complete: a slow line
  * holds nobody up.  One too long for the ring (a whole message of at
- * most cap - 4 RECSZ) goes into the ring as it comes, as a stream.
+ * most cap - 4 RECSZ) goes into the ring as it comes, as a stream, and
+ * holds the token until its end.
  */
 struct carry {
 	char *buf;
 	size_t len, max;
+	int open;		/* the record is in the ring, as a stream */
 };
 
 /* Keep [p, p + n) for later; 0 if that would be more than the ring holds. */
@@ -141,6 +143,59 @@ carry_add(struct carry *k, const char *p, size_t n)
 	return 1;
 }
 
+/* Keep the start of a record, [p, p + n): carried, or in the ring. */
+static void
+carry_keep(struct carry *k, const char *p, size_t n)
+{
+	if (!k->open && carry_add(k, p, n))
+		return;
+	if (!k->open) {				/* too long to carry */
+		must(ch_wbegin(&ch));
+		must(ch_msg_begin(&ch, 0, 0));
+		must(ch_write(&ch, k->buf, k->len));
+		k->len = 0;
+		k->open = 1;
+	}
+	must(ch_write(&ch, p, n));
+	must(ch_publish(&ch));
+}
+
+/* The rest of a record begun earlier, from [p, p + n): how much it took. */
+static size_t
+carry_rest(struct carry *k, const char *p, size_t n, int delim)
+{
+	const char *end = memchr(p, delim, n);
+	size_t len = end == NULL ? n : (size_t)(end + 1 - p);
+
+	if (end == NULL || !k->open)
+		carry_keep(k, p, len);
+	else
+		must(ch_write(&ch, p, len));
+	if (end != NULL && k->open) {
+		must(ch_msg_end(&ch));
+		k->open = 0;
+	}
+	return len;
+}
+
+/* Whole records from [p, p + n), each a message: how much was taken. */
+static size_t
+send_whole(const char *p, size_t n, int delim)
+{
+	const char *q = p, *end;
+
+	while (q < p + n) {
+		if ((q += ch_send_records(&ch, q, (size_t)(p + n - q),
+		    delim)) == p + n)
+			break;
+		if ((end = memchr(q, delim, (size_t)(p + n - q))) == NULL)
+			break;
+		must(ch_send(&ch, q, (size_t)(end + 1 - q)));
+		q = end + 1;
+	}
+	return (size_t)(q - p);
+}
+
 /*
  * Each record of standard input that ends in delim, delim included, as a
  * message; a last one without it as it is.  What was read at once is
@@ -152,67 +207,26 @@ send_records(int delim)
 {
 	static char buf[INBUF + CH_SLACK];
 	struct iovec iov = { buf, INBUF };
-	struct carry k = { NULL, 0, 0 };
-	size_t n;
-	char *p, *end;
-	int open = 0;		/* a record too long to carry is in the ring */
+	struct carry k = { NULL, 0, 0, 0 };
+	size_t n, off;
 
 	while ((n = input(&iov, 1)) > 0) {
-		p = buf;
-		if (k.len > 0 || open) {
-			end = memchr(p, delim, n);
-			end = end == NULL ? buf + n : end + 1;
-			if (!open && carry_add(&k, p, (size_t)(end - p))) {
-				p = end;
-				if (end[-1] != delim)
-					continue;	/* still incomplete */
-			} else if (!open) {
-				w_check(ch_wbegin(&ch));	/* too long: a stream */
-				w_check(ch_msg_begin(&ch, 0, 0));
-				w_check(ch_write(&ch, k.buf, k.len));
-				k.len = 0;
-				open = 1;
-			}
-			if (open) {
-				w_check(ch_write(&ch, p, (size_t)(end - p)));
-				p = end;
-				if (end[-1] != delim) {
-					w_check(ch_publish(&ch));
-					continue;
-				}
-				w_check(ch_msg_end(&ch));
-				open = 0;
-			}
-		}
-		w_check(ch_wbegin(&ch));
-		if (k.len > 0) {
-			w_check(ch_send(&ch, k.buf, k.len));
-			k.len = 0;
-		}
-		while (p < buf + n) {
-			if ((p += ch_send_records(&ch, p, (size_t)(buf + n - p),
-			    delim)) == buf + n)
-				break;
-			if ((end = memchr(p, delim, (size_t)(buf + n - p))) == NULL)
-				break;
-			w_check(ch_send(&ch, p, (size_t)(end + 1 - p)));
-			p = end + 1;
-		}
-		w_check(ch_wend(&ch));
-		if (p < buf + n && !carry_add(&k, p, (size_t)(buf + n - p))) {
-			w_check(ch_wbegin(&ch));	/* too long to carry: */
-			w_check(ch_msg_begin(&ch, 0, 0));	/* a stream */
-			w_check(ch_write(&ch, p, (size_t)(buf + n - p)));
-			open = 1;
-		}
+		off = k.len > 0 || k.open ? carry_rest(&k, buf, n, delim) : 0;
+		if (k.open || (k.len > 0 && k.buf[k.len - 1] != delim))
+			continue;		/* the record goes on */
+		must(ch_wbegin(&ch));
+		if (k.len > 0)
+			must(ch_send(&ch, k.buf, k.len));
+		k.len = 0;
+		off += send_whole(buf + off, n - off, delim);
+		must(ch_wend(&ch));
+		if (off < n)
+			carry_keep(&k, buf + off, n - off);
 	}
-	if (open || k.len > 0) {
-		w_check(ch_wbegin(&ch));
-		if (!open)
-			w_check(ch_send(&ch, k.buf, k.len));
-		else
-			w_check(ch_msg_end(&ch));
-		w_check(ch_wend(&ch));
+	if (k.open || k.len > 0) {
+		must(ch_wbegin(&ch));
+		must(k.open ? ch_msg_end(&ch) : ch_send(&ch, k.buf, k.len));
+		must(ch_wend(&ch));
 	}
 	free(k.buf);
 }
@@ -279,7 +293,7 @@ main(int argc, char *argv[])
 	else
 		send_stream(wflag);
 	if (wflag)
-		w_check(ch_sync(&ch));
+		must(ch_sync(&ch));
 	tool_close();
 	return 0;
 }

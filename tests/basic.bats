@@ -132,7 +132,7 @@ drained() {
 sys.exit(struct.unpack("i", fcntl.ioctl(int(sys.argv[1]), termios.FIONREAD, bytes(4)))[0] != 0)' "$1"
 }
 
-@test "-l across reads: lines split by the pipe arrive whole" {
+@test "-l across reads: a line split by the pipe arrives whole, and holds no other writer up while its rest is awaited" {
 	local c
 	c=$(chan)
 	mkfifo "$T/in"
@@ -140,12 +140,14 @@ sys.exit(struct.unpack("i", fcntl.ioctl(int(sys.argv[1]), termios.FIONREAD, byte
 	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -l -n "$c"
 	printf 'first half' >&4
 	wait_until drained 4
-	printf ' second half\nnext\n' >&4
+	runs shmw -t 0 -n "$c" other
+	expect 0 "" ""
+	printf ' second half\nnext\nlast' >&4
 	exec 4>&-
 	expect_exit "$BGPID" 0
 	[[ ! -s $T/werr ]]
-	runs shmr -n "$c" -c 2
-	expect 0 $'first half second half\nnext' ""
+	runs shmr -n "$c" -c 4
+	expect 0 $'other\nfirst half second half\nnext\nlast' ""
 	assert_no_objects "$c"
 }
 
@@ -326,24 +328,4 @@ follow_head() {
 	runs bash -c '"$@" | head -n 3' bash "${SHMR[@]}" -c 10 -n "$c"
 	expect 0 $'m1\nm2\nm3' ""
 	assert_no_objects "$c"	# nothing left queued: gone
-}
-
-@test "-l waiting for the rest of a line holds nobody up: the write token is taken once a line is whole" {
-	local c w
-	c=$(chan)
-	mkfifo "$T/in"
-	exec 4<>"$T/in"
-	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -l -n "$c"
-	w=$BGPID
-	printf 'abc' >&4
-	wait_until drained 4
-	runs shmw -t 0 -n "$c" other
-	expect 0 "" ""
-	printf 'def\nghi' >&4
-	exec 4>&-
-	expect_exit "$w" 0
-	[[ ! -s $T/werr ]]
-	runs shmr -n "$c" -c 3
-	expect 0 $'other\nabcdef\nghi' ""
-	assert_no_objects "$c"
 }
