@@ -1,13 +1,11 @@
 # shmwrite, shmread - see README.md
-VERSION = 3.0
-
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -Wall -Wextra -Wpedantic -Wshadow
-CPPFLAGS += -D_GNU_SOURCE -DVERSION=\"$(VERSION)\"
+CPPFLAGS += -D_GNU_SOURCE
 LDLIBS += -pthread -lrt
 
 BIN = shmwrite shmread

@@ -308,16 +308,61 @@ why(const struct chan *c, int st)
 	return buf;
 }
 
+/* Open both handles, the writer's first, and give them one mapping. */
+static void
+open_both(struct side *w, struct side *r, const char *name)
+{
+	struct ch_make mk = { CAP, 0600, 0, 0 };
+	int st;
+
+	/* ch_init() clears a handle up to timeout_ns: these stay */
+	w->c.timeout_ns = r->c.timeout_ns = -1;
+	w->name = r->name = name;
+	if ((st = ch_open(&w->c, name, 'w', &mk)) != CH_OK)
+		errx(1, "writer: %s", why(&w->c, st));
+	if (!w->c.created)
+		errx(1, "%s: exists already: not ours to use", name);
+	if ((st = ch_open(&r->c, name, 'r', &mk)) != CH_OK) {
+		ch_close(&w->c);
+		errx(1, "reader: %s", why(&r->c, st));
+	}
+	/* one mapping for both: the reader's own goes, for the writer's */
+	(void)munmap(r->c.seg, SEG_HDRSZ + r->c.cap);
+	r->c.seg = w->c.seg;
+	r->c.ring = w->c.ring;
+}
+
+/* How both sides ended: 0 if all arrived intact, else 1, said. */
+static int
+judge(const struct side *w, const struct side *r)
+{
+	int bad = 0;
+
+	if (r->st != CH_OK)
+		warnx("reader: %s", why(&r->c, r->st));
+	else if (r->why[0] != '\0')
+		warnx("reader: %s", r->why);
+	if (w->st != CH_OK)
+		warnx("writer: %s", why(&w->c, w->st));
+	bad |= r->st != CH_OK || r->why[0] != '\0' || w->st != CH_OK;
+	if (!bad && (r->msgs != NMSG || r->bytes != w->bytes)) {
+		warnx("%ld messages, %llu bytes came of %ld, %llu", r->msgs,
+		    (unsigned long long)r->bytes, w->msgs,
+		    (unsigned long long)w->bytes);
+		bad = 1;
+	}
+	return bad;
+}
+
 int
 main(int argc, char *argv[])
 {
 	static struct side w, r;
-	struct ch_make mk = { CAP, 0600, 0, 0 };
 	char def[32];
 	const char *name = def;
 	struct timespec until;
 	void *p;
-	int e, st, stuck, bad = 0;
+	int e, bad = 0;
 
 	if (argc > 2) {
 		fprintf(stderr, "usage: tsan [name]\n");
@@ -329,24 +374,7 @@ main(int argc, char *argv[])
 		(void)snprintf(def, sizeof(def), "tsan-%ld", (long)getpid());
 	if (!ch_valid_name(name, strlen(name)))
 		errx(2, "%s: not a channel name", name);
-
-	/* ch_init() clears a handle up to timeout_ns: these stay */
-	w.c.timeout_ns = r.c.timeout_ns = -1;
-	w.name = r.name = name;
-	if ((st = ch_open(&w.c, name, 'w', &mk)) != CH_OK)
-		errx(1, "writer: %s", why(&w.c, st));
-	if (!w.c.created)
-		errx(1, "%s: exists already: not ours to use", name);
-	if ((st = ch_open(&r.c, name, 'r', &mk)) != CH_OK) {
-		ch_close(&w.c);
-		errx(1, "reader: %s", why(&r.c, st));
-	}
-
-	/* one mapping for both: the reader's own goes, for the writer's */
-	(void)munmap(r.c.seg, SEG_HDRSZ + r.c.cap);
-	r.c.seg = w.c.seg;
-	r.c.ring = w.c.ring;
-
+	open_both(&w, &r, name);
 	if ((e = pthread_create(&w.t, NULL, writer, &w)) != 0 ||
 	    (e = pthread_create(&r.t, NULL, reader, &r)) != 0) {
 		stop(name);	/* a writer started alone ends: removed */
@@ -355,33 +383,16 @@ main(int argc, char *argv[])
 	}
 	(void)clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += STUCK_S;
-	stuck = join_by(r.t, &until, name);
-	stuck |= join_by(w.t, &until, name);
-	if (stuck) {
+	if (join_by(r.t, &until, name) | join_by(w.t, &until, name)) {
 		warnx("%s: still at it after %d s: stopped", name, STUCK_S);
 		bad = 1;
 	}
-
 	/* the reader gets a mapping of its own back, for ch_close to undo */
 	p = mmap(NULL, SEG_HDRSZ + r.c.cap, PROT_READ | PROT_WRITE, MAP_SHARED,
 	    r.c.fd, 0);
 	r.c.seg = p == MAP_FAILED ? NULL : p;
 	r.c.ring = p == MAP_FAILED ? NULL : (unsigned char *)p + SEG_HDRSZ;
-
-	if (r.st != CH_OK)
-		warnx("reader: %s", why(&r.c, r.st));
-	else if (r.why[0] != '\0')
-		warnx("reader: %s", r.why);
-	if (w.st != CH_OK)
-		warnx("writer: %s", why(&w.c, w.st));
-	bad |= r.st != CH_OK || r.why[0] != '\0' || w.st != CH_OK;
-	if (!bad && (r.msgs != NMSG || r.bytes != w.bytes)) {
-		warnx("%ld messages, %llu bytes came of %ld, %llu", r.msgs,
-		    (unsigned long long)r.bytes, w.msgs,
-		    (unsigned long long)w.bytes);
-		bad = 1;
-	}
-
+	bad |= judge(&w, &r);
 	/* the last one out removes the channel: nothing may be left */
 	ch_close(&r.c);
 	ch_close(&w.c);
