@@ -1685,6 +1685,30 @@ life_bells(struct chan *c, mode_t mode)
 }
 
 /*
+ * Write the header of a channel being built: the identity fields (see
+ * WHO WRITES WHAT), BUILDING all along (it is 0).  namepid comes last:
+ * until the magic is there, what a creator killed here leaves must look
+ * like its remains, all zeros (see obj_inspect()).
+ */
+static void
+life_header(struct chan *c, const struct ch_make *mk)
+{
+	uint32_t gen;
+
+	if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
+		gen = (uint32_t)getpid() ^ (uint32_t)t_now();
+	memcpy(c->seg->magic, SEG_MAGIC, sizeof(c->seg->magic));
+	c->seg->version = SEG_VERSION;
+	c->seg->gen = gen;
+	c->seg->cap = mk->cap;
+	c->seg->flags = mk->keep ? SEG_KEEP : 0;
+	c->seg->alloc = c->w.alloc;
+	memcpy(c->seg->name, c->name, strlen(c->name) + 1);
+	atomic_store(&c->seg->namepid, (int32_t)getpid());
+	obj_names(c, gen);
+}
+
+/*
  * We created the object: build the channel under the name lock.  If we
  * cannot have the lock, someone took our empty object for the remains of
  * a creator that died, and removes it: start again.
@@ -1693,7 +1717,6 @@ static int
 life_build(struct chan *c, int role, const struct ch_make *mk)
 {
 	struct stat st;
-	uint32_t gen;
 	const char *what;
 	int e, intact, r;
 
@@ -1710,18 +1733,8 @@ life_build(struct chan *c, int role, const struct ch_make *mk)
 		errno = e;
 		r = e_sys(c, "cannot allocate the segment");
 	} else if ((r = seg_map(c, mk->cap, PROT_READ | PROT_WRITE)) == CH_OK) {
-		atomic_store(&c->seg->namepid, (int32_t)getpid());
 		INJECT("create.sized");
-		if (getrandom(&gen, sizeof(gen), 0) != sizeof(gen))
-			gen = (uint32_t)getpid() ^ (uint32_t)t_now();
-		memcpy(c->seg->magic, SEG_MAGIC, sizeof(c->seg->magic));
-		c->seg->version = SEG_VERSION;
-		c->seg->gen = gen;
-		c->seg->cap = mk->cap;
-		c->seg->flags = mk->keep ? SEG_KEEP : 0;
-		c->seg->alloc = c->w.alloc;
-		memcpy(c->seg->name, c->name, strlen(c->name) + 1);
-		obj_names(c, gen);
+		life_header(c, mk);
 		INJECT("create.header");
 		if ((r = life_bells(c, mk->mode)) == CH_OK) {
 			INJECT("create.bells");

@@ -175,9 +175,9 @@ chan_dying() {
 # holds it, 124.
 @test "THE NAME LOCK: -r while a creator or a remover is stopped holding it: busy (pid), 124 with -t; done once it goes on" {
 	local c p point
-	for point in create.sized remove.marked; do
+	for point in create.header remove.marked; do
 		c=$(chan "$point")
-		if [[ $point == create.sized ]]; then
+		if [[ $point == create.header ]]; then
 			ibg /dev/null /dev/null "$T/perr" "$point=stop" shmwrite -k -n "$c" made
 		else
 			shmw -k -n "$c" made
@@ -190,7 +190,7 @@ chan_dying() {
 		bg /dev/null /dev/null "$T/rerr" "${SHMR[@]}" -r -n "$c"
 		kill -CONT "$p"
 		expect_exit "$p" 0
-		if [[ $point == create.sized ]]; then
+		if [[ $point == create.header ]]; then
 			expect_exit "$BGPID" 0
 		else
 			expect_exit "$BGPID" 1
