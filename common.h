@@ -212,7 +212,7 @@
  * descriptor opened: type, links, owner, mode, size and header; cap
  * against the size.  Every index, token and record header is copied to a
  * local and checked before it is used; alloc is believed only as far as
- * the object shows pages written; a run of small messages is consumed by
+ * the object's blocks go; a run of small messages is consumed by
  * the lengths the reader took, not read again.  --status and --list open
  * without blocking and only read the segment, with pread(2), so a hostile
  * one cannot crash or hang them; names found in /dev/shm pass the same
@@ -240,10 +240,12 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <err.h>
+#include <fnmatch.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <pwd.h>
 #include <sched.h>
@@ -256,6 +258,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -266,7 +269,7 @@
 
 #define SEG_MAGIC	"shmrw\0\r\n"
 #define SEG_VERSION	3		/* bumped on every change of layout */
-#define SEG_HDRSZ	4096		/* the header page; the ring follows */
+#define SEG_HDRSZ	20480		/* the header's pages; the ring follows */
 #define SEG_KEEP	1U		/* flags: kept when empty (-k) */
 #define NSLOT		256		/* processes attached at once */
 #define NAME_LEN	200		/* "sem.shmrw." NAME ".GEN.b" < NAME_MAX */
@@ -298,14 +301,17 @@ enum { BELL_READERS, BELL_WRITERS, BELL_DATA, BELL_SPACE, NBELL };
 #define REC_HDR(seq, flags, len) \
 	((uint64_t)(seq) << 32 | (uint32_t)(flags) | (uint32_t)(len))
 
+#define CMD_LEN		48		/* of a command line, as a slot keeps it */
 struct slot {
 	_Atomic uint32_t epoch;		/* bumped by each new owner */
 	_Atomic int32_t pid;		/* in its own pid namespace: shown */
 	_Atomic uint32_t role;		/* 'r' or 'w' */
+	_Atomic uint32_t uid;		/* its user: shown */
+	char cmd[CMD_LEN];		/* its command line, cut short: shown */
 };
 
 /*
- * The header page.  What the writer changes as it goes and what the
+ * The header.  What the writer changes as it goes and what the
  * reader does live on cache lines of their own, so that neither side
  * slows the other down.
  */
@@ -356,8 +362,9 @@ SEG_AT(abandoned, 140);
 SEG_AT(asleep, 192);
 SEG_AT(name, 320);
 SEG_AT(slot, 528);
-_Static_assert(sizeof(struct slot) == 12, "slot size changed");
-_Static_assert(sizeof(struct seg) <= SEG_HDRSZ, "header larger than a page");
+_Static_assert(sizeof(struct slot) == 64, "slot size changed");
+_Static_assert(sizeof(struct seg) <= SEG_HDRSZ, "header larger than its pages");
+_Static_assert(SEG_HDRSZ % 4096 == 0, "the ring must start on a page");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "need lock-free 64-bit atomics");
 
 /* ---- the interface: a handle, statuses and prototypes ------------- */
@@ -379,7 +386,8 @@ enum ch_status {
 	CH_EWRITER,	/* the stream we write out lost its writer */
 	CH_EREADER,	/* the stream we write lost its reader */
 	CH_EOUTPUT,	/* nobody reads the output any more (watch_fd) */
-	CH_EBUSY	/* a live process builds or removes it (see namepid) */
+	CH_EBUSY,	/* a live process builds or removes it (see namepid) */
+	CH_EINUSE	/* not stale: attached, queued, kept, or not LIVE */
 };
 
 /* What -v narrates: notes, and events that come fast and get summed up. */
@@ -392,6 +400,8 @@ struct ch_make {
 	mode_t mode;
 	int keep;		/* -k */
 	int any_owner;		/* --any-owner */
+	int existing;		/* -e: open it only if it exists */
+	const char *cmd;	/* what we are, for our slot (--status) */
 };
 
 /* A writer's place in the ring (NONE: no such thing). */
@@ -500,9 +510,20 @@ struct ch_info {
 	uint64_t bytes;		/* payload bytes queued */
 	long msgs;		/* messages queued, whole */
 	uint32_t gen;
+	uint64_t head, tail;	/* as read, with ... */
+	uint32_t seq;		/* ... the last message number */
+	uint64_t alloc;
+	int stale;		/* LIVE, nobody attached, nothing queued, not kept */
+	pid_t wholder, rholder;	/* the tokens' holders: 0 free, -1 HANDOFF,
+				   -2 one that is gone */
 	int procs;
-	pid_t pid[NSLOT];
-	char role[NSLOT];
+	struct ch_proc {
+		pid_t pid;
+		uid_t uid;
+		char role;	/* 'r' or 'w', as it said */
+		int bell;	/* asleep on this bell, or -1 */
+		char cmd[CMD_LEN + 1];	/* as it said: to be escaped */
+	} proc[NSLOT];
 };
 
 /*
@@ -517,11 +538,12 @@ CH_API int ch_open(struct chan *, const char *name, int role,
     const struct ch_make *);
 CH_API void ch_close(struct chan *);
 CH_API int ch_remove(struct chan *, const char *name);
+CH_API int ch_prune(struct chan *, const char *name);
 CH_API int ch_look(const char *name, struct ch_info *);
 CH_API int ch_valid_name(const char *, size_t);
 CH_API int ch_mode_ok(mode_t);
 
-/* Writing: begin, build messages, w_publish, end; -w waits with sync. */
+/* Writing: begin, build messages, publish, end; -w waits with sync. */
 CH_API int ch_wbegin(struct chan *);
 CH_API int ch_msg_begin(struct chan *, int stream, int sync);
 CH_API int ch_reserve(struct chan *, size_t min, size_t max,
@@ -628,6 +650,15 @@ t_pause(void)
 #endif
 }
 enum { HOW_LATE = 1, HOW_STALE = 2, HOW_WOKEN = 4 };
+
+/* A wait, as bell_await() keeps it for bell_doze() and for -v. */
+struct wait {
+	int bell;
+	const char *what;	/* what we wait for, as -v says it */
+	int64_t start;		/* when the wait began */
+	int slept;		/* slices slept on the bell so far */
+	int how;		/* how ready() is asked next (HOW_*) */
+};
 
 struct rec {
 	uint64_t hdr;
@@ -1299,31 +1330,34 @@ bell_out_gone(int fd)
  * ready() says yes by then.  How we woke goes to *how.
  */
 static int
-bell_doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
-    int *how, const char *what)
+bell_doze(struct chan *c, struct wait *w, ready_fn *ready, void *arg,
+    int64_t until)
 {
-	_Atomic uint64_t *word = &c->seg->asleep[bell][c->slot / 64];
+	_Atomic uint64_t *word = &c->seg->asleep[w->bell][c->slot / 64];
 	uint64_t bit = (uint64_t)1 << (c->slot % 64);
 	struct timespec ts = { (time_t)(until / 1000000000),
 		(long)(until % 1000000000) };
 	sem_t *s;
 	int st;
 
-	if ((s = bell_sem(c, bell, &st)) == NULL)
+	if ((s = bell_sem(c, w->bell, &st)) == NULL)
 		return st;
 	atomic_fetch_or(word, bit);
 	INJECT("sleep.set");
 	atomic_thread_fence(memory_order_seq_cst);	/* [B2] */
 	if ((st = ready(c, arg, 0)) == CH_AGAIN) {
-		trace(c, EV_SLEEP, 0, "sem_clockwait %s: asleep, waiting for %s",
-		    c->sem[bell] + 1, what);
+		if (!w->slept++)
+			trace(c, EV_SLEEP, 0, "asleep on %s, waiting for %s",
+			    c->sem[w->bell] + 1, w->what);
 		if (sem_clockwait(s, CLOCK_MONOTONIC, &ts) == 0) {
-			*how = HOW_WOKEN;
-			trace(c, EV_WAKE, 0, "sem_clockwait: woken by a post");
+			w->how = HOW_WOKEN;
+			trace(c, EV_WAKE, 0, "woken by a post, after %.1f s",
+			    (double)(t_now() - w->start) / 1e9);
 		} else if (errno == ETIMEDOUT) {
-			*how = HOW_LATE | HOW_STALE;
-			trace(c, EV_SLICE, 0, "sem_clockwait: no post in %lld ms: "
-			    "looking around", SLICE_NS / 1000000);
+			w->how = HOW_LATE | HOW_STALE;
+			trace(c, EV_SLICE, (uint64_t)(t_now() - w->start),
+			    "still waiting for %s: %.1f s", w->what,
+			    (double)(t_now() - w->start) / 1e9);
 		} else if (errno != EINTR)
 			st = e_sys(c, "sem_clockwait");
 		INJECT("sleep.woken");
@@ -1331,7 +1365,6 @@ bell_doze(struct chan *c, int bell, ready_fn *ready, void *arg, int64_t until,
 	atomic_fetch_and(word, ~bit);
 	return st;
 }
-
 /*
  * A process busy with data, which never waits, looks at this once a batch:
  * -r and signals stop it as they stop a waiting one.
@@ -1365,7 +1398,7 @@ seg_check(struct chan *c)
 }
 
 /*
- * Wait on bell until ready() says so, or an error, the t_deadline (< 0:
+ * Wait on bell until ready() says so, or an error, the deadline (< 0:
  * none) or a signal.  ready() is told how it is asked: LATE when it
  * should look for dead peers (at first if how says so, then after every
  * slice), STALE when a whole slice went by, WOKEN after a post.
@@ -1374,19 +1407,20 @@ static int
 bell_await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
     int64_t deadline_ns, const char *what)
 {
+	struct wait w = { bell, what, t_now(), 0, how };
 	int64_t now, until;
 	int st, spun = 0;
 
 	for (;;) {
-		if ((st = ready(c, arg, how)) != CH_AGAIN)
+		if ((st = ready(c, arg, w.how)) != CH_AGAIN)
 			return st;
 		if (ch_stopped(c))
 			return CH_EINTR;
 		if (atomic_load(&c->seg->state) == ST_REMOVED)
 			return CH_EREMOVED;
-		if ((how & HOW_LATE) && (st = seg_check(c)) != CH_OK)
+		if ((w.how & HOW_LATE) && (st = seg_check(c)) != CH_OK)
 			return st;
-		if ((how & HOW_LATE) && c->watch_fd > 0 &&
+		if ((w.how & HOW_LATE) && c->watch_fd > 0 &&
 		    bell_out_gone(c->watch_fd)) {
 			trace(c, EV_NOTE, 0, "nobody reads our output any more");
 			return CH_EOUTPUT;
@@ -1401,13 +1435,11 @@ bell_await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
 		until = now + SLICE_NS;
 		if (deadline_ns >= 0 && deadline_ns < until)
 			until = deadline_ns;
-		how = 0;
-		if ((st = bell_doze(c, bell, ready, arg, until, &how, what)) !=
-		    CH_AGAIN)
+		w.how = 0;
+		if ((st = bell_doze(c, &w, ready, arg, until)) != CH_AGAIN)
 			return st;
 	}
 }
-
 /* ==== TOKENS ========================================================== */
 
 
@@ -1580,7 +1612,7 @@ life_settle(struct chan *c)
  * Then see whether the channel is still LIVE (see STATES).
  */
 static int
-life_attach(struct chan *c, int role)
+life_attach(struct chan *c, int role, const struct ch_make *mk)
 {
 	struct slot *sl;
 	uint32_t epoch;
@@ -1598,6 +1630,10 @@ life_attach(struct chan *c, int role)
 	atomic_store(&sl->epoch, epoch);
 	atomic_store(&sl->pid, (int32_t)getpid());
 	atomic_store(&sl->role, (uint32_t)role);
+	atomic_store(&sl->uid, (uint32_t)geteuid());
+	memset(sl->cmd, 0, sizeof(sl->cmd));
+	if (mk->cmd != NULL)
+		memcpy(sl->cmd, mk->cmd, strnlen(mk->cmd, sizeof(sl->cmd) - 1));
 	c->slot = s;
 	c->id = (uint64_t)epoch << 32 | (uint32_t)(s + 1);
 	atomic_thread_fence(memory_order_seq_cst);	/* see STATES */
@@ -1639,7 +1675,7 @@ life_join(struct chan *c, int role, const struct ch_make *mk)
 	if (o.state != ST_LIVE)
 		return life_settle(c);
 	obj_names(c, o.gen);
-	return life_attach(c, role);
+	return life_attach(c, role, mk);
 }
 
 /*
@@ -1738,7 +1774,7 @@ life_build(struct chan *c, int role, const struct ch_make *mk)
 		INJECT("create.header");
 		if ((r = life_bells(c, mk->mode)) == CH_OK) {
 			INJECT("create.bells");
-			r = life_attach(c, role);
+			r = life_attach(c, role, mk);
 		}
 	}
 	if (r != CH_OK) {
@@ -1770,7 +1806,7 @@ life_open_once(struct chan *c, int role, const struct ch_make *mk)
 		trace(c, EV_NOTE, 0, "shm_open %s: opened", c->shm);
 		return life_join(c, role, mk);
 	}
-	if (errno != ENOENT)
+	if (errno != ENOENT || mk->existing)
 		return obj_open_failed(c);
 	trace(c, EV_NOTE, 0, "shm_open %s: no channel yet: creating it", c->shm);
 	c->fd = obj_fd(shm_open(c->shm, O_RDWR | O_CREAT | O_EXCL |
@@ -1846,11 +1882,14 @@ life_remove_all(struct chan *c, int wake)
 
 	atomic_store(&c->seg->namepid, (int32_t)getpid());
 	atomic_store(&c->seg->state, ST_REMOVED);
+	trace(c, EV_NOTE, 0, "%s: REMOVED", c->shm);
 	INJECT("remove.marked");
 	for (b = 0; wake && b < NBELL; b++)
 		bell_ring(c, b);
 	if ((r = obj_unlink_all(c, &intact)) != CH_OK && intact)
 		life_take_back(c);
+	else if (r == CH_OK)
+		trace(c, EV_NOTE, 0, "%s: removed", c->shm);
 	return r;
 }
 
@@ -1877,13 +1916,14 @@ life_last_out(struct chan *c)
 	if (atomic_compare_exchange_strong(&c->seg->state, &live, ST_DYING)) {
 		atomic_store(&c->seg->namepid, (int32_t)getpid());
 		atomic_thread_fence(memory_order_seq_cst);	/* see STATES */
+		trace(c, EV_NOTE, 0, "last one out, nothing queued: DYING");
 		INJECT("leave.dying");
 		if (!lk_held(c->fd, LK_SLOT, NSLOT) && ring_nothing_queued(c)) {
 			INJECT("leave.probed");
-			trace(c, EV_NOTE, 0, "last one out, nothing queued: "
-			    "removing the channel");
+			trace(c, EV_NOTE, 0, "nobody came: removing the channel");
 			(void)life_remove_all(c, 0);
 		} else {
+			trace(c, EV_NOTE, 0, "someone came: LIVE again");
 			atomic_store(&c->seg->namepid, 0);
 			atomic_store(&c->seg->state, ST_LIVE);
 		}
@@ -1985,6 +2025,58 @@ ch_remove(struct chan *c, const char *name)
 	return r == CH_ETIMEDOUT && c->busy_pid != -1 ? CH_EBUSY : r;
 }
 
+/*
+ * --prune, once: remove the channel if it is stale - LIVE, not kept, with
+ * nobody attached and no whole message queued: what its last one out would
+ * have removed, had it not died - judged again under its name lock.
+ */
+static int
+life_prune_once(struct chan *c, int role, const struct ch_make *mk)
+{
+	struct obj o;
+	int k;
+
+	(void)role;
+	(void)mk;
+	INJECT("prune.open");
+	c->fd = obj_fd(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
+	if (c->fd == -1)
+		return obj_open_failed(c);
+	k = obj_inspect(c->fd, c->name, &o);
+	c->uid = o.uid;
+	if (k != OBJ_CHANNEL)
+		return k == OBJ_GONE ? CH_ENOENT : CH_EINUSE;
+	if (!obj_may_unlink(c)) {
+		errno = EACCES;
+		return e_sys(c, NULL);
+	}
+	if (lk_try(c->fd, LK_NAME) != 0)
+		return CH_EINUSE;		/* someone is at work on it */
+	k = obj_inspect(c->fd, c->name, &o);
+	if (k == OBJ_CHANNEL && o.state == ST_LIVE && !(o.flags & SEG_KEEP) &&
+	    !lk_held(c->fd, LK_SLOT, NSLOT) && seg_map(c, o.cap, PROT_READ |
+	    PROT_WRITE) == CH_OK && ring_nothing_queued(c)) {
+		trace(c, EV_NOTE, 0, "%s: stale: removing it", c->shm);
+		obj_names(c, o.gen);
+		k = life_remove_all(c, 0);
+	} else
+		k = k == OBJ_GONE ? CH_ENOENT : CH_EINUSE;
+	lk_drop(c->fd, LK_NAME);
+	return k;
+}
+
+/* --prune: remove channel name if it is stale (CH_EINUSE if not). */
+int
+ch_prune(struct chan *c, const char *name)
+{
+	int r;
+
+	obj_init(c, name);
+	r = life_prune_once(c, 0, NULL);
+	seg_unmap(c);
+	return r;
+}
+
 /* ==== HOW A MESSAGE TRAVELS, 1: WRITING =============================== */
 /* With STREAMS, RECORDS (SYNC, -w), [W1], [W2]. */
 
@@ -2020,21 +2112,21 @@ w_room(const struct chan *c)
 
 /*
  * How much of the ring is allocated, as alloc says, but no more than the
- * object shows: a hostile alloc must not make us write into pages that
- * were never allocated, where a full /dev/shm is a SIGBUS (see THE
- * SEGMENT).  The first hole in the object bounds it.
+ * object's blocks hold: a hostile alloc must not make us write into pages
+ * never allocated, where a full /dev/shm is a SIGBUS (see THE SEGMENT).
  */
 static uint64_t
 w_allocated(struct chan *c)
 {
 	uint64_t alloc = atomic_load_explicit(&c->seg->alloc,
-	    memory_order_relaxed);
-	off_t hole = lseek(c->fd, SEG_HDRSZ, SEEK_HOLE);
+	    memory_order_relaxed), have;
+	struct stat st;
 
-	if (hole < (off_t)SEG_HDRSZ)
+	if (fstat(c->fd, &st) == -1 || (uint64_t)st.st_blocks * 512 < SEG_HDRSZ)
 		return 0;
-	if ((uint64_t)hole - SEG_HDRSZ < alloc)
-		alloc = (uint64_t)hole - SEG_HDRSZ;
+	have = (uint64_t)st.st_blocks * 512 - SEG_HDRSZ;
+	if (have < alloc)
+		alloc = have;
 	return alloc < c->cap ? alloc & ~(RECSZ - 1) : c->cap;
 }
 
@@ -2509,8 +2601,8 @@ w_taken_ready(struct chan *c, void *arg, int how)
 /*
  * -w gave up waiting: withdraw the message (see RECORDS: SYNC).  Untaken,
  * it is withdrawn at once.  Taken, it may be withdrawn only if no live
- * reader is writing it out: a reader does that holding the read tok_word, so
- * we take the tok_word (free, from the dead, or handed to a sleeper that is
+ * reader is writing it out: a reader does that holding the read token, so
+ * we take the token (free, from the dead, or handed to a sleeper that is
  * gone) and look.  CH_OK: withdrawn;
  * CH_AGAIN: a live reader is at it; CH_EREADER... as w_taken_ready().
  */
@@ -3017,18 +3109,45 @@ look_hdr(void *ctx, uint64_t pos, uint64_t *hdr)
 
 /*
  * The processes attached: the slots whose locks are held, each probed (the
- * kernel tells of one lock in a range, not the lowest).
+ * kernel tells of one lock in a range, not the lowest), as each describes
+ * itself, and the bell each sleeps on.  What a slot says is anyone's
+ * scribble: it is shown escaped, never believed.
  */
 static void
 look_procs(int fd, const struct seg *h, struct ch_info *in)
 {
-	int s;
+	struct ch_proc *p;
+	int s, b;
 
-	for (s = 0; s < NSLOT; s++)
-		if (lk_held(fd, LK_SLOT + s, 1)) {
-			in->pid[in->procs] = (pid_t)atomic_load(&h->slot[s].pid);
-			in->role[in->procs++] = (char)atomic_load(&h->slot[s].role);
-		}
+	for (s = 0; s < NSLOT; s++) {
+		if (!lk_held(fd, LK_SLOT + s, 1))
+			continue;
+		p = &in->proc[in->procs++];
+		p->pid = (pid_t)atomic_load(&h->slot[s].pid);
+		p->uid = (uid_t)atomic_load(&h->slot[s].uid);
+		p->role = (char)atomic_load(&h->slot[s].role);
+		memcpy(p->cmd, h->slot[s].cmd, CMD_LEN);
+		p->cmd[CMD_LEN] = '\0';
+		p->bell = -1;
+		for (b = 0; b < NBELL; b++)
+			if (atomic_load(&h->asleep[b][s / 64]) >> (s % 64) & 1)
+				p->bell = b;
+	}
+}
+
+/* Who holds a token: a pid; 0 free, -1 HANDOFF, -2 one that is gone. */
+static pid_t
+look_holder(int fd, const struct seg *h, uint64_t id)
+{
+	uint32_t s = (uint32_t)id;
+
+	if (id == TOKEN_FREE || id == TOKEN_HANDOFF)
+		return id == TOKEN_FREE ? 0 : -1;
+	if (id > TOKEN_HANDOFF || s < 1 || s > NSLOT ||
+	    (id >> 32) != atomic_load(&h->slot[s - 1].epoch) ||
+	    !lk_held(fd, LK_SLOT + (off_t)s - 1, 1))
+		return -2;
+	return (pid_t)atomic_load(&h->slot[s - 1].pid);
 }
 
 /*
@@ -3099,12 +3218,22 @@ look_seg(int fd, const char *name, struct ch_info *in)
 	in->state = (int)o.state;
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		in->state = -1;
-	else
+	else {
 		look_procs(fd, &h, in);
+		in->wholder = look_holder(fd, &h, atomic_load(&h.wtoken));
+		in->rholder = look_holder(fd, &h, atomic_load(&h.rtoken));
+		in->seq = atomic_load(&h.seq);
+		in->alloc = atomic_load(&h.alloc);
+	}
 	if (in->state < 0 || look_queue(fd, &h, in) != 0) {
 		in->state = -1;
 		in->damage = "corrupt channel";
+		return;
 	}
+	in->head = atomic_load(&h.head);
+	in->tail = atomic_load(&h.tail);
+	in->stale = in->state == ST_LIVE && in->procs == 0 && !in->keep &&
+	    in->msgs == 0;
 }
 
 /*
@@ -3163,16 +3292,20 @@ static volatile sig_atomic_t sig_caught;
 #define DEFAULT_MODE	0600
 #define HOT_LINES	10	/* fast events told a second; the rest summed */
 
-enum { ACT_RUN, ACT_REMOVE, ACT_STATUS, ACT_LIST };
+enum { ACT_RUN, ACT_REMOVE, ACT_STATUS, ACT_LIST, ACT_PRUNE, ACT_WATCH };
 #define A_RUN		(1U << ACT_RUN)	/* the actions an option goes with */
 #define A_REMOVE	(1U << ACT_REMOVE)
 #define A_STATUS	(1U << ACT_STATUS)
 #define A_LIST		(1U << ACT_LIST)
+#define A_PRUNE		(1U << ACT_PRUNE)
+#define A_WATCH		(1U << ACT_WATCH)
 /* Long options without a letter. */
-enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_STATUS };
+enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_PRUNE, OPT_STATUS,
+	OPT_WATCH };
 
 #define LONGOPTS_COMMON \
 	{ "any-owner",	no_argument,		NULL, OPT_ANY }, \
+	{ "existing",	no_argument,		NULL, 'e' }, \
 	{ "help",	no_argument,		NULL, 'h' }, \
 	{ "json",	no_argument,		NULL, OPT_JSON }, \
 	{ "keep",	no_argument,		NULL, 'k' }, \
@@ -3180,28 +3313,37 @@ enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_STATUS };
 	{ "mode",	required_argument,	NULL, 'm' }, \
 	{ "name",	required_argument,	NULL, 'n' }, \
 	{ "no-headings", no_argument,		NULL, OPT_NOHEAD }, \
+	{ "prune",	no_argument,		NULL, OPT_PRUNE }, \
 	{ "remove",	no_argument,		NULL, 'r' }, \
 	{ "size",	required_argument,	NULL, 's' }, \
 	{ "status",	no_argument,		NULL, OPT_STATUS }, \
 	{ "timeout",	required_argument,	NULL, 't' }, \
 	{ "verbose",	no_argument,		NULL, 'v' }, \
-	{ "version",	no_argument,		NULL, 'V' }
+	{ "version",	no_argument,		NULL, 'V' }, \
+	{ "watch",	optional_argument,	NULL, OPT_WATCH }
 
 #define HELP_COMMON \
 "      --any-owner      use a channel that another user owns\n" \
+"  -e, --existing       use the channel only if it exists; else exit 1\n" \
 "  -h, --help           print this help and exit\n" \
 "      --json           with --status or --list: print JSON\n" \
 "  -k, --keep           a channel created now stays when empty, until -r\n" \
-"      --list           list the channels on this host and exit\n" \
+"      --list [NAME...] list the channels on this host (or those named,\n" \
+"                       or matching shell patterns) and exit\n" \
 "  -m, --mode=MODE      permissions of a channel created now (0600)\n" \
-"  -n, --name=NAME      the channel's name (default)\n" \
+"  -n, --name=NAME      the channel's name (default: default)\n" \
 "      --no-headings    with --list: no header line\n" \
+"      --prune [NAME...] remove the stale channels: nobody attached,\n" \
+"                       nothing queued, not kept; print their names\n" \
 "  -r, --remove         remove the channel, queued messages too, and exit\n" \
 "  -s, --size=SIZE      capacity of a channel created now: 4K to 1G (1M)\n" \
 "      --status         describe the channel and exit\n" \
-"  -t, --timeout=DUR    wait at most DUR (seconds, or with s, m, h, d)\n" \
+"  -t, --timeout=DUR    wait at most DUR (seconds, or with s, m, h, d;\n" \
+"                       inf: for ever), as timeout(1) takes it\n" \
 "  -V, --version        print the version and exit\n" \
-"  -v, --verbose        tell each step on standard error\n"
+"  -v, --verbose        tell each step on standard error\n" \
+"      --watch[=DUR]    show the channel (-n) or all of them, live, every\n" \
+"                       DUR (0.5 s); q, Ctrl-C or SIGTERM ends it\n"
 
 /* What the tool says of itself. */
 struct tool {
@@ -3214,6 +3356,7 @@ struct opts {
 	int64_t timeout_ns;	/* < 0: none */
 	int action;
 	int verbose, json, headings;
+	int64_t every_ns;	/* --watch: between two frames */
 	int given[32], ngiven;	/* the options, in the order given */
 };
 
@@ -3291,33 +3434,31 @@ opt_mode(const char *s, mode_t *mode, const char **why)
 	return 0;
 }
 
-/* As timeout(1): a decimal number of seconds, or with s, m, h or d. */
+/*
+ * As timeout(1) takes it: a number of seconds as strtod(3) reads it, inf
+ * (for ever) included, or of minutes, hours or days with m, h or d.
+ */
 static int
 opt_duration(const char *s, int64_t *ns)
 {
 	static const char units[] = "smhd";
 	static const double secs[] = { 1, 60, 3600, 86400 };
-	size_t digits = strspn(s, "0123456789"), n;
+	const char *u;
 	double v;
 	char *end;
 
-	n = digits + (s[digits] == '.' ? 1 + strspn(s + digits + 1,
-	    "0123456789") : 0);
-	if (n == 0 || n == (s[0] == '.') || (s[n] != '\0' && (s[n + 1] != '\0' ||
-	    strchr(units, s[n]) == NULL)))
-		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (end != s + n || errno != 0)
+	if (end == s || (errno != 0 && errno != ERANGE) || isnan(v) || v < 0)
 		return -1;
-	if (s[n] != '\0')
-		v *= secs[strchr(units, s[n]) - units];
-	if (v > 1e9)
-		v = 1e9;		/* 31 years: for ever */
-	*ns = (int64_t)(v * 1e9 + 0.5);
+	if (*end != '\0' && (end[1] != '\0' || (u = strchr(units, *end)) ==
+	    NULL))
+		return -1;
+	if (*end != '\0')
+		v *= secs[u - units];
+	*ns = v > 1e9 ? -1 : (int64_t)(v * 1e9 + 0.5);	/* 31 years: for ever */
 	return 0;
 }
-
 /*
  * An option both tools take: 0 when it is in o now, 1 when its argument is
  * bad (said on stderr: the tool prints its usage), -1 when it is not one.
@@ -3329,6 +3470,7 @@ opt_common(struct opts *o, int opt, const char *arg)
 
 	switch (opt) {
 	case OPT_ANY:	o->mk.any_owner = 1; break;
+	case 'e':	o->mk.existing = 1; break;
 	case OPT_JSON:	o->json = 1; break;
 	case 'k':	o->mk.keep = 1; break;
 	case OPT_LIST:	o->action = ACT_LIST; break;
@@ -3337,12 +3479,17 @@ opt_common(struct opts *o, int opt, const char *arg)
 	case 'n':	what = (o->name = opt_name(arg, &why)) ? NULL : "name";
 			break;
 	case OPT_NOHEAD: o->headings = 0; break;
+	case OPT_PRUNE:	o->action = ACT_PRUNE; break;
 	case 'r':	o->action = ACT_REMOVE; break;
 	case 's':	what = opt_size(arg, &o->mk.cap) ? "size" : NULL; break;
 	case OPT_STATUS: o->action = ACT_STATUS; break;
 	case 't':	what = opt_duration(arg, &o->timeout_ns) ? "duration" :
 			    NULL; break;
 	case 'v':	o->verbose = 1; break;
+	case OPT_WATCH:	o->action = ACT_WATCH;
+			what = arg != NULL && (opt_duration(arg, &o->every_ns) ||
+			    o->every_ns <= 0) ? "interval" : NULL;
+			break;
 	default:	return -1;
 	}
 	if (what == NULL)
@@ -3383,6 +3530,7 @@ static const struct optdef {
 	unsigned acts;
 } optdefs[] = {
 	{ OPT_ANY, "--any-owner", A_RUN },
+	{ 'e', "-e", A_RUN },
 	{ 'c', "-c", A_RUN },
 	{ 'f', "-f", A_RUN },
 	{ OPT_JSON, "--json", A_STATUS | A_LIST },
@@ -3390,13 +3538,16 @@ static const struct optdef {
 	{ 'l', "-l", A_RUN },
 	{ OPT_LIST, "--list", A_LIST },
 	{ 'm', "-m", A_RUN },
-	{ 'n', "-n", A_RUN | A_REMOVE | A_STATUS },
+	{ 'n', "-n", A_RUN | A_REMOVE | A_STATUS | A_LIST | A_PRUNE |
+	    A_WATCH },
 	{ OPT_NOHEAD, "--no-headings", A_LIST },
+	{ OPT_PRUNE, "--prune", A_PRUNE },
 	{ 'r', "-r", A_REMOVE },
 	{ 's', "-s", A_RUN },
 	{ OPT_STATUS, "--status", A_STATUS },
 	{ 't', "-t", A_RUN | A_REMOVE },
-	{ 'v', "-v", A_RUN | A_REMOVE },
+	{ 'v', "-v", A_RUN | A_REMOVE | A_PRUNE },
+	{ OPT_WATCH, "--watch", A_WATCH },
 	{ 'w', "-w", A_RUN },
 	{ 'z', "-z", A_RUN },
 };
@@ -3454,16 +3605,19 @@ static int
 opt_check(const struct opts *o, int argc)
 {
 	static const char *const names[] = { "sending or taking messages",
-		"-r", "--status", "--list" };
+		"-r", "--status", "--list", "--prune", "--watch" };
 	size_t k;
 	int i;
 
 	if (opt_given(o, 'r') + opt_given(o, OPT_STATUS) +
-	    opt_given(o, OPT_LIST) > 1) {
-		warnx("-r, --status and --list exclude each other");
+	    opt_given(o, OPT_LIST) + opt_given(o, OPT_PRUNE) +
+	    opt_given(o, OPT_WATCH) > 1) {
+		warnx("-r, --status, --list, --prune and --watch exclude each "
+		    "other");
 		return 1;
 	}
-	if (o->action != ACT_RUN && argc > 0) {
+	if (o->action != ACT_RUN && o->action != ACT_LIST &&
+	    o->action != ACT_PRUNE && argc > 0) {
 		warnx("operands cannot be used with %s", names[o->action]);
 		return 1;
 	}
@@ -3484,30 +3638,43 @@ opt_check(const struct opts *o, int argc)
 
 /* --- narration (-v) ---------------------------------------------------- */
 
+/*
+ * Each step that changes something is told, stamped with the time of day
+ * and the pid, so that two terminals line up.  Two kinds are summed up
+ * instead: the slices of an idle wait ("still waiting", once a second),
+ * and the steps of a busy process past HOT_LINES a second, for as long as
+ * they keep coming that fast.
+ */
 static const char *const ev_names[EV_N][2] = {	/* one, more */
 	{ NULL, NULL }, { "publish", "publishes" },
 	{ "write-out", "write-outs" }, { "post", "posts" },
 	{ "post skipped (nobody asleep)", "posts skipped (nobody asleep)" },
 	{ "wait met by a look", "waits met by a look" },
 	{ "sleep", "sleeps" }, { "wake-up by a post", "wake-ups by a post" },
-	{ "slice without a post", "slices without a post" }
+	{ NULL, NULL }
 };
 static struct {
 	int64_t sec;
 	int shown, quiet;	/* told this second; only summing up */
 	long n[EV_N];
 	uint64_t bytes[EV_N];
+	int64_t waited;		/* whole seconds of the idle wait told */
 } hot;
 
 static void
 narr_tell(const char *fmt, ...)
 {
 	char line[512];
-	int64_t now = t_now() - t0_ns;
-	int n = snprintf(line, sizeof(line), "%s: [%d %10.3f ms] ",
-	    program_invocation_short_name, (int)getpid(), (double)now / 1e6);
+	struct timespec ts;
+	struct tm tm;
 	va_list ap;
+	int n;
 
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)localtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line), "%s: [%02d:%02d:%02d.%03ld %d] ",
+	    program_invocation_short_name, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    ts.tv_nsec / 1000000, (int)getpid());
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -3541,28 +3708,31 @@ narr_summary(void)
 	return n > 0;
 }
 
-/*
- * Each step, stamped.  Fast events are told one by one up to HOT_LINES a
- * second; past that, and for as long as they keep coming that fast, they
- * are only summed up, once a second.
- */
+/* The protocol's narrator (struct chan: narrate): see above. */
 static void
 narr_event(int ev, uint64_t n, const char *fmt, va_list ap)
 {
 	int64_t sec = (t_now() - t0_ns) / 1000000000;
 	char msg[400];
 
-	if (sec != hot.sec) {
+	if (ev == EV_SLICE) {		/* an idle wait: once a second */
+		if ((int64_t)(n / 1000000000) <= hot.waited)
+			return;
+		hot.waited = (int64_t)(n / 1000000000);
+	} else if (sec != hot.sec) {
 		hot.quiet = narr_summary() && sec == hot.sec + 1;
 		hot.sec = sec;
 		hot.shown = 0;
 	}
-	if (ev != EV_NOTE && (hot.quiet || hot.shown >= HOT_LINES)) {
+	if (ev == EV_SLEEP)
+		hot.waited = 0;		/* a new wait */
+	if (ev != EV_NOTE && ev != EV_SLICE && (hot.quiet ||
+	    hot.shown >= HOT_LINES)) {
 		hot.n[ev]++;
 		hot.bytes[ev] += ev == EV_PUBLISH || ev == EV_CONSUME ? n : 0;
 		return;
 	}
-	hot.shown += ev != EV_NOTE;
+	hot.shown += ev != EV_NOTE && ev != EV_SLICE;
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	narr_tell("%s", msg);
 }
@@ -3624,7 +3794,7 @@ sig_catch(void)
 		    old.sa_handler != SIG_IGN)
 			(void)sigaction(sigs[i], &sa, NULL);
 	pipe_ignored = signal(SIGPIPE, SIG_IGN) == SIG_IGN;
-	/* a file size limit (ulimit -f): an error to narr_tell, EFBIG, not a death */
+	/* a file size limit (ulimit -f): an error to tell, EFBIG, not a death */
 	(void)signal(SIGXFSZ, SIG_IGN);
 }
 
@@ -3650,11 +3820,13 @@ sig_die(void)
  * that nothing meant for it lands elsewhere.
  */
 static void
-tool_init(struct opts *o, const struct tool *t)
+tool_init(struct opts *o, const struct tool *t, int argc, char *argv[])
 {
 	static const char *const what[] = { "standard input",
 		"standard output", "standard error" };
-	int fd, closed = -1;
+	static char cmd[CMD_LEN];
+	int fd, closed = -1, i;
+	size_t n = 0;
 
 	for (fd = 0; fd <= STDERR_FILENO; fd++)
 		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
@@ -3671,10 +3843,17 @@ tool_init(struct opts *o, const struct tool *t)
 	o->mk.cap = DEFAULT_CAP;
 	o->mk.mode = DEFAULT_MODE;
 	o->timeout_ns = -1;
+	o->every_ns = 500000000;
 	o->headings = 1;
+	for (i = 0; i < argc && n + 1 < sizeof(cmd); i++)	/* for our slot */
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s",
+		    i ? " " : "", i ? argv[i] : t->name);
+	o->mk.cmd = cmd;
 	opterr = 0;
 	(void)signal(SIGBUS, sig_bus);
 }
+
+static const char *show_owner(uid_t);
 
 static const char *
 tool_why(const struct chan *c, int st)
@@ -3683,11 +3862,11 @@ tool_why(const struct chan *c, int st)
 		[CH_ENOENT] = "no such channel",
 		[CH_ENOTCHAN] = "not a channel",
 		[CH_ELINKED] = "has other names (hard links): refused",
-		[CH_EFOREIGN] = "owned by uid %u (use --any-owner)",
+		[CH_EFOREIGN] = "owned by %s (use --any-owner)",
 		[CH_ECORRUPT] = "corrupt channel",
 		[CH_ETRUNC] = "channel truncated",
 		[CH_EREMOVED] = "channel removed",
-		[CH_EFULL] = "too many processes attached (%u)",
+		[CH_EFULL] = "too many processes attached (%d)",
 		[CH_EDEAD] = "left half-built by a process that died",
 		[CH_EWRITER] = "message truncated (writer went away)",
 		[CH_EREADER] = "reader went away",
@@ -3705,9 +3884,11 @@ tool_why(const struct chan *c, int st)
 	else if (st == CH_EBUSY && c->busy_pid > 0)
 		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, "%s (pid %d)",
 		    why[st], (int)c->busy_pid);
-	else		/* cppcheck-suppress wrongPrintfScanfArgNum */
+	else if (st == CH_EFOREIGN)	/* the user by name, where there is one */
 		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, why[st],
-		    st == CH_EFULL ? (unsigned)NSLOT : (unsigned)c->uid);
+		    show_owner(c->uid));
+	else		/* cppcheck-suppress wrongPrintfScanfArgNum */
+		(void)snprintf(buf + n, sizeof(buf) - (size_t)n, why[st], NSLOT);
 	return buf;
 }
 
@@ -3784,12 +3965,13 @@ struct row {
 
 /* A name from /dev/shm, safe to print: others' bytes as \xHH. */
 static void
-show_escape(const char *s, char *out, size_t n)
+show_escape(const char *s, char *out, size_t n, int spaces)
 {
 	size_t i = 0;
 
 	for (; *s != '\0' && i + 5 < n; s++)
-		if (isgraph((unsigned char)*s) && *s != '\\' && *s != '"')
+		if ((isgraph((unsigned char)*s) || (spaces && *s == ' ')) &&
+		    *s != '\\' && *s != '"')
 			out[i++] = *s;
 		else
 			i += (size_t)snprintf(out + i, n - i, "\\x%02x",
@@ -3797,6 +3979,13 @@ show_escape(const char *s, char *out, size_t n)
 	out[i] = '\0';
 }
 
+/* A string shown with show_escape(), in JSON: only its backslashes. */
+static void
+show_json_str(const char *s)
+{
+	for (; *s != '\0'; s++)
+		printf(*s == '\\' ? "\\\\" : "%c", *s);
+}
 static const char *
 show_state(const struct ch_info *in)
 {
@@ -3805,9 +3994,10 @@ show_state(const struct ch_info *in)
 
 	if (!in->readable)
 		return in->damage != NULL ? "damaged" : "unreadable";
-	return in->state < 0 ? "damaged" : names[in->state];
+	if (in->state < 0)
+		return "damaged";
+	return in->stale ? "stale" : names[in->state];
 }
-
 static const char *
 show_owner(uid_t uid)
 {
@@ -3846,11 +4036,61 @@ show_pids(const struct ch_info *in, char role, int json)
 	int i, n = 0;
 
 	for (i = 0; i < in->procs; i++)
-		if (in->role[i] == role)
+		if (in->proc[i].role == role)
 			printf("%s%d", json ? (n++ ? "," : "") : " ",
-			    (int)in->pid[i]);
+			    (int)in->proc[i].pid);
 }
 
+/* What a process waits for, by its bell; NULL if it is not asleep. */
+static const char *
+show_bell(int bell)
+{
+	static const char *const names[] = { "the read token",
+		"the write token", "data", "room" };
+
+	return bell >= 0 && bell < NBELL ? names[bell] : NULL;
+}
+
+static const char *
+show_role(char role)
+{
+	return role == 'w' ? "writer" : role == 'r' ? "reader" : "?";
+}
+
+/* A token's holder, as --status and --watch show it. */
+static const char *
+show_holder(pid_t pid)
+{
+	static char buf[16];
+
+	if (pid <= 0)
+		return pid == 0 ? "free" : pid == -1 ? "handed off" : "gone";
+	(void)snprintf(buf, sizeof(buf), "%d", (int)pid);
+	return buf;
+}
+
+/* The processes attached, as JSON objects. */
+static void
+show_json_procs(const struct ch_info *in)
+{
+	char cmd[4 * CMD_LEN + 1];
+	const char *b;
+	int i;
+
+	printf(",\"processes\":[");
+	for (i = 0; i < in->procs; i++) {
+		show_escape(in->proc[i].cmd, cmd, sizeof(cmd), 1);
+		b = show_bell(in->proc[i].bell);
+		printf("%s{\"pid\":%d,\"user\":\"%s\",\"uid\":%u,\"role\":"
+		    "\"%s\",\"waits\":%s%s%s,\"command\":\"", i ? "," : "",
+		    (int)in->proc[i].pid, show_owner(in->proc[i].uid),
+		    (unsigned)in->proc[i].uid, show_role(in->proc[i].role),
+		    b ? "\"" : "", b ? b : "null", b ? "\"" : "");
+		show_json_str(cmd);
+		printf("\"}");
+	}
+	printf("]");
+}
 /* One channel as a JSON object; with its pids for --status. */
 static void
 show_json(const char *shown, const struct ch_info *in, int pids)
@@ -3858,8 +4098,7 @@ show_json(const char *shown, const struct ch_info *in, int pids)
 	char num[32];
 
 	printf("{\"name\":\"");
-	for (; *shown != '\0'; shown++)
-		printf(*shown == '\\' ? "\\\\" : "%c", *shown);
+	show_json_str(shown);
 	printf("\"");
 	show_json_field("owner", show_owner(in->uid), 1);
 	(void)snprintf(num, sizeof(num), "%u", (unsigned)in->uid);
@@ -3877,12 +4116,15 @@ show_json(const char *shown, const struct ch_info *in, int pids)
 		    "\"procs\":%d,\"kept\":%s", (unsigned long long)in->cap,
 		    (unsigned long long)in->bytes, in->msgs, in->procs,
 		    in->keep ? "true" : "false");
-	if (pids) {
+	if (pids && in->readable && in->state >= 0) {
+		printf(",\"write_token\":\"%s\"", show_holder(in->wholder));
+		printf(",\"read_token\":\"%s\"", show_holder(in->rholder));
 		printf(",\"writers\":[");
 		show_pids(in, 'w', 1);
 		printf("],\"readers\":[");
 		show_pids(in, 'r', 1);
 		printf("]");
+		show_json_procs(in);
 	}
 	printf("}");
 }
@@ -3890,6 +4132,8 @@ show_json(const char *shown, const struct ch_info *in, int pids)
 static void
 show_status_text(const char *name, const struct ch_info *in)
 {
+	char cmd[4 * CMD_LEN + 1];
+	const char *b;
 	int i;
 
 	printf("name: %s\nobjects: " SHM_DIR NAME_PREFIX "%s", name, name);
@@ -3905,9 +4149,16 @@ show_status_text(const char *name, const struct ch_info *in)
 	show_pids(in, 'w', 0);
 	printf("\nreaders:");
 	show_pids(in, 'r', 0);
-	printf("\n");
+	printf("\nwrite token: %s\n", show_holder(in->wholder));
+	printf("read token: %s\n", show_holder(in->rholder));
+	for (i = 0; i < in->procs; i++) {
+		show_escape(in->proc[i].cmd, cmd, sizeof(cmd), 1);
+		b = show_bell(in->proc[i].bell);
+		printf("process: %d %s %s, %s%s: %s\n", (int)in->proc[i].pid,
+		    show_owner(in->proc[i].uid), show_role(in->proc[i].role),
+		    b ? "waits for " : "busy", b ? b : "", cmd);
+	}
 }
-
 /* --status: only read permission is needed, and no --any-owner. */
 static int
 act_status(const struct opts *o)
@@ -3942,7 +4193,7 @@ list_row(struct row *r, const char *fname)
 
 	if ((r->name = strdup(fname)) == NULL)
 		err(1, NULL);
-	show_escape(name, r->shown, sizeof(r->shown));
+	show_escape(name, r->shown, sizeof(r->shown), 0);
 	if (ch_valid_name(name, strlen(name))) {
 		if ((s = ch_look(name, &r->in)) == CH_ESYS)
 			r->in.damage = strerror(errno);
@@ -4024,19 +4275,43 @@ list_text(const struct row *rows, size_t n, int headings)
 	}
 }
 
-/* --list: every channel on the host, damaged objects too; sorted. */
+/*
+ * Is the object fname (shmrw.*) among those asked for: the names or shell
+ * patterns given (each found marked in seen), or all if none?
+ */
 static int
-act_list(const struct opts *o)
+list_wanted(const char *fname, int argc, char *argv[], char *seen)
+{
+	const char *name = fname + strlen(NAME_PREFIX);
+	int i, yes = argc == 0;
+
+	for (i = 0; i < argc; i++)
+		if (fnmatch(argv[i], name, 0) == 0)
+			yes = seen[i] = 1;
+	return yes;
+}
+
+/*
+ * The objects asked for, each looked at, sorted by name; a name asked for
+ * that matches none is said on stderr (*missing).
+ */
+static struct row *
+list_gather(int argc, char *argv[], size_t *np, int *missing)
 {
 	struct row *rows = NULL, *more;
 	struct dirent *d;
-	size_t n = 0, max = 0, k;
+	size_t n = 0, max = 0;
+	char *seen;
 	DIR *dir;
+	int i;
 
 	if ((dir = opendir(SHM_DIR)) == NULL)
 		err(1, "%s", SHM_DIR);
+	if ((seen = calloc((size_t)argc + 1, 1)) == NULL)
+		err(1, NULL);
 	while ((d = readdir(dir)) != NULL) {
-		if (strncmp(d->d_name, NAME_PREFIX, strlen(NAME_PREFIX)) != 0)
+		if (strncmp(d->d_name, NAME_PREFIX, strlen(NAME_PREFIX)) != 0 ||
+		    !list_wanted(d->d_name, argc, argv, seen))
 			continue;
 		if (n == max) {
 			max = max ? 2 * max : 16;
@@ -4047,8 +4322,35 @@ act_list(const struct opts *o)
 		n += (size_t)list_row(&rows[n], d->d_name);
 	}
 	(void)closedir(dir);
+	for (*missing = 0, i = 0; i < argc; i++)
+		if (!seen[i] && strpbrk(argv[i], "*?[") == NULL) {
+			warnx("%s: no such channel", argv[i]);
+			*missing = 1;
+		}
+	free(seen);
 	if (n > 0)
 		qsort(rows, n, sizeof(*rows), list_cmp);
+	*np = n;
+	return rows;
+}
+
+static void
+list_free(struct row *rows, size_t n)
+{
+	while (n-- > 0)
+		free(rows[n].name);
+	free(rows);
+}
+
+/* --list [NAME...]: the channels on the host, damaged objects too. */
+static int
+act_list(const struct opts *o, int argc, char *argv[])
+{
+	struct row *rows;
+	size_t n, k;
+	int missing;
+
+	rows = list_gather(argc, argv, &n, &missing);
 	if (o->json) {
 		for (printf("["), k = 0; k < n; k++) {
 			printf(k > 0 ? ",\n" : "\n");
@@ -4057,17 +4359,202 @@ act_list(const struct opts *o)
 		printf("%s]\n", n > 0 ? "\n" : "");
 	} else
 		list_text(rows, n, o->headings);
-	for (k = 0; k < n; k++)
-		free(rows[k].name);
-	free(rows);
+	list_free(rows, n);
+	return missing;
+}
+
+/*
+ * --prune [NAME...]: remove each stale channel the caller may remove, of
+ * those asked for; each is judged again under its name lock.  Prints the
+ * name of each removed.
+ */
+static int
+act_prune(int argc, char *argv[])
+{
+	struct row *rows;
+	size_t n, k;
+	int missing, st, bad = 0;
+
+	rows = list_gather(argc, argv, &n, &missing);
+	for (k = 0; k < n; k++) {
+		if (!rows[k].in.stale)
+			continue;
+		st = ch_prune(&ch, rows[k].name + strlen(NAME_PREFIX));
+		if (st == CH_OK)
+			printf("%s\n", rows[k].shown);
+		else if (st != CH_EINUSE && st != CH_ENOENT &&
+		    (st != CH_ESYS || ch.errnum != EACCES)) {
+			warnx("%s", tool_why(&ch, st));
+			bad = 1;
+		}
+	}
+	list_free(rows, n);
+	return missing | bad;
+}
+/* --- --watch --------------------------------------------------------- */
+
+#define BAR_W		50	/* the ring's bar, in columns */
+
+/* What the last frame saw of a channel, for the rates of this one. */
+struct seen {
+	char name[NAME_MAX + 1];
+	int64_t at;
+	uint64_t head, tail;
+	uint32_t seq;
+	long msgs;
+};
+
+static struct seen *watch_seen;
+static size_t watch_nseen;
+
+/* The ring as a bar: # queued, . allocated and free, blank not allocated. */
+static void
+watch_bar(const struct ch_info *in)
+{
+	char bar[BAR_W + 1];
+	uint64_t q = in->head - in->tail, a = in->alloc < in->cap ? in->alloc :
+	    in->cap;
+	int i, nq = (int)(q > in->cap ? BAR_W : q * BAR_W / in->cap);
+	int na = (int)(a * BAR_W / in->cap);
+
+	for (i = 0; i < BAR_W; i++)
+		bar[i] = i < nq ? '#' : i < na ? '.' : ' ';
+	bar[BAR_W] = '\0';
+	printf("  [%s] %llu of %s queued\n", bar, (unsigned long long)q,
+	    show_size(in->cap));
+}
+
+/* Messages and bytes a second, in and out, since the last frame. */
+static void
+watch_rates(const char *name, const struct ch_info *in, int64_t now)
+{
+	struct seen *p = NULL, *more;
+	double dt;
+	size_t k;
+
+	for (k = 0; k < watch_nseen && p == NULL; k++)
+		if (strcmp(watch_seen[k].name, name) == 0)
+			p = &watch_seen[k];
+	if (p != NULL && (dt = (double)(now - p->at) / 1e9) > 0)
+		printf("  in %.0f msg/s %.0f B/s, out %.0f msg/s %.0f B/s\n",
+		    (double)(uint32_t)(in->seq - p->seq) / dt,
+		    (double)(in->head - p->head) / dt,
+		    (double)((long)(uint32_t)(in->seq - p->seq) -
+		    (in->msgs - p->msgs)) / dt, (double)(in->tail - p->tail) /
+		    dt);
+	if (p == NULL) {
+		if ((more = realloc(watch_seen, (watch_nseen + 1) *
+		    sizeof(*more))) == NULL)
+			err(1, NULL);
+		watch_seen = more;
+		p = &watch_seen[watch_nseen++];
+		(void)snprintf(p->name, sizeof(p->name), "%s", name);
+	}
+	*p = (struct seen){ .at = now, .head = in->head, .tail = in->tail,
+	    .seq = in->seq, .msgs = in->msgs };
+	(void)snprintf(p->name, sizeof(p->name), "%s", name);
+}
+
+/* One channel of a frame: the ring, the tokens, the processes. */
+static void
+watch_one(const struct row *r, int64_t now)
+{
+	const struct ch_info *in = &r->in;
+	char cmd[4 * CMD_LEN + 1];
+	const char *b;
+	int i;
+
+	printf("%s  %s %04o %s %s\n", r->shown, show_owner(in->uid),
+	    (unsigned)in->mode, in->readable && in->state >= 0 ?
+	    show_size(in->cap) : "-", show_state(in));
+	if (!in->readable || in->state < 0) {
+		if (in->damage != NULL)
+			printf("  %s\n", in->damage);
+		return;
+	}
+	watch_bar(in);
+	printf("  head %llu, tail %llu, %ld message%s queued, last number %u\n",
+	    (unsigned long long)in->head, (unsigned long long)in->tail,
+	    in->msgs, in->msgs == 1 ? "" : "s", (unsigned)in->seq);
+	printf("  write token %s", show_holder(in->wholder));
+	printf(", read token %s\n", show_holder(in->rholder));
+	watch_rates(r->name, in, now);
+	for (i = 0; i < in->procs; i++) {
+		show_escape(in->proc[i].cmd, cmd, sizeof(cmd), 1);
+		b = show_bell(in->proc[i].bell);
+		printf("  %7d %-8.8s %-6s %-16.16s %.36s\n",
+		    (int)in->proc[i].pid, show_owner(in->proc[i].uid),
+		    show_role(in->proc[i].role), b ? b : "busy", cmd);
+	}
+}
+
+/* A frame: the channel of -n, or all of them. */
+static void
+watch_frame(const struct opts *o, int tty)
+{
+	char *one[1];
+	struct row *rows;
+	time_t t = time(NULL);
+	struct tm tm;
+	size_t n, k;
+	int missing;
+
+	one[0] = (char *)(uintptr_t)o->name;
+	rows = list_gather(opt_given(o, 'n'), one, &n, &missing);
+	(void)localtime_r(&t, &tm);
+	printf("%s%s --watch: %02d:%02d:%02d, %zu channel%s%s\n", tty ?
+	    "\033[H\033[J" : "", tool->name, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    n, n == 1 ? "" : "s", tty ? "; q to quit" : "");
+	for (k = 0; k < n; k++) {
+		printf("\n");
+		watch_one(&rows[k], t_now());
+	}
+	if (!tty)
+		printf("\n");
+	list_free(rows, n);
+	if (fflush(stdout) == EOF)
+		err(1, "stdout");
+}
+
+/*
+ * --watch: a frame every o->every_ns, in place on a terminal, one after
+ * the other elsewhere (as top -b).  Only reads, as --status does; ends
+ * with 0 on q (on a terminal), SIGINT, SIGTERM or SIGHUP.
+ */
+static int
+act_watch(const struct opts *o)
+{
+	struct termios old, raw;
+	struct pollfd p = { STDIN_FILENO, POLLIN, 0 };
+	int tty = isatty(STDOUT_FILENO), keys = tty &&
+	    tcgetattr(STDIN_FILENO, &old) == 0;
+	char c;
+
+	sig_catch();
+	if (keys) {
+		raw = old;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+	}
+	while (!sig_caught) {
+		watch_frame(o, tty);
+		if (poll(&p, keys, (int)(o->every_ns / 1000000)) == 1 &&
+		    read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q'))
+			break;
+	}
+	if (keys)
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &old);
+	free(watch_seen);
 	return 0;
 }
 
-/* -r, --status or --list, then exit. */
+/* -r, --status, --list, --prune or --watch, then exit. */
 static int
-tool_act(const struct opts *o)
+tool_act(const struct opts *o, int argc, char *argv[])
 {
-	int st;
+	int st = 0;
 
 	ch.narrate = o->verbose ? narr_event : NULL;
 	ch.timeout_ns = o->timeout_ns;
@@ -4077,12 +4564,19 @@ tool_act(const struct opts *o)
 		if ((st = ch_remove(&ch, o->name)) != CH_OK)
 			tool_fail(st);
 	} else if (o->action == ACT_STATUS)
-		(void)act_status(o);
-	else
-		(void)act_list(o);
+		st = act_status(o);
+	else if (o->action == ACT_WATCH)
+		st = act_watch(o);
+	else {
+		if (opt_given(o, 'n')) {	/* -n NAME: one NAME */
+			argv = (char **)&o->name;
+			argc = 1;
+		}
+		st = o->action == ACT_LIST ? act_list(o, argc, argv) :
+		    act_prune(argc, argv);
+	}
 	if (fclose(stdout) != 0)
 		err(1, "stdout");
-	return 0;
+	return st;
 }
-
 #endif /* SHMRW_TOOLS */

@@ -7,26 +7,31 @@
 
 static const struct tool shmread = {
 	"shmread",
-	"usage: shmread [-kv] [-c count | -f] [-m mode] [-n name] [-s size] "
+	"usage: shmread [-ekv] [-c count | -f] [-m mode] [-n name] [-s size] "
 	"[-t duration]\n"
 	"               [--any-owner]\n"
 	"       shmread -r [-v] [-n name] [-t duration]\n"
 	"       shmread --status [--json] [-n name]\n"
-	"       shmread --list [--json | --no-headings]\n",
+	"       shmread --list [--json | --no-headings] [-n name] [name ...]\n"
+	"       shmread --prune [-v] [-n name] [name ...]\n"
+	"       shmread --watch[=duration] [-n name]\n",
 
 	"Take the oldest message out of a shared memory channel and write it\n"
 	"to standard output; wait for one if there is none.  shmwrite(1) puts\n"
 	"messages in.\n"
 	"\n"
-	"  -c, --count=N        take N messages, one after the other (1)\n"
-	"  -f, --follow         take messages until killed, or nobody reads them\n"
+	"  -c, --count=N        take N messages, one after the other (1); 0, with\n"
+	"                       -k: make the channel, take none\n"
+	"  -f, --follow         take messages until killed, nobody reads them,\n"
+	"                       or (with -t) none came for that long\n"
 	HELP_COMMON
 	"\n"
-	"Exit status: 0 taken, 1 error, 2 tool_usage, 124 timed out, 128+N killed\n"
-	"by signal N.\n"
+	"Exit status: 0 taken (-f -t: some, then none for that long), 1 error,\n"
+	"2 usage, 124 timed out (none taken), 128+N killed by signal N.\n"
 };
 
 static struct ch_batch batch;
+static long taken;		/* messages written out whole */
 
 /* A write error: the messages not written out whole stay queued. */
 static void
@@ -62,6 +67,7 @@ put_out(struct ch_batch *b, long *count)
 		done = 0;
 		st = ch_consume(&ch, b, out, &done);
 		*count -= *count > 0 ? done : 0;
+		taken += done;
 		if (st != CH_OK)
 			tool_fail(st);
 		if (n == 0)
@@ -86,21 +92,24 @@ put_out(struct ch_batch *b, long *count)
 static void
 take(long count)
 {
+	long left = count;
 	int st;
 
-	while (count != 0) {
-		st = ch_next(&ch, &batch, count < 0 ? BATCH_REC : count);
+	while (left != 0) {
+		st = ch_next(&ch, &batch, left < 0 ? BATCH_REC : left);
 		if (st == CH_EOUTPUT) {
 			errno = EPIPE;		/* as a write would have told */
 			output_failed();
 		}
+		if (st == CH_ETIMEDOUT && count < 0 && taken > 0)
+			return;		/* -f -t: took some, then none came */
 		if (st != CH_OK)
 			tool_fail(st);
-		put_out(&batch, &count);
+		put_out(&batch, &left);
 	}
 }
 
-/* A count: a decimal number from 1. */
+/* A count: a decimal number; 0 (with -k) makes the channel, and takes none. */
 static long
 parse_count(const char *s)
 {
@@ -109,7 +118,7 @@ parse_count(const char *s)
 
 	errno = 0;
 	n = strtol(s, &end, 10);
-	if (end == s || *end != '\0' || errno != 0 || n < 1 ||
+	if (end == s || *end != '\0' || errno != 0 || n < 0 ||
 	    !isdigit((unsigned char)*s)) {
 		warnx("invalid count: '%s'", s);
 		tool_usage();
@@ -130,8 +139,8 @@ main(int argc, char *argv[])
 	long count = 1;
 	int opt;
 
-	tool_init(&o, &shmread);
-	while ((opt = getopt_long(argc, argv, ":c:fhkm:n:rs:t:Vv", longopts,
+	tool_init(&o, &shmread, argc, argv);
+	while ((opt = getopt_long(argc, argv, ":c:efhkm:n:rs:t:Vv", longopts,
 	    NULL)) != -1) {
 		opt_note(&o, opt);
 		switch (opt) {
@@ -149,7 +158,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (opt_check(&o, argc))
 		tool_usage();
-	if (argc > 0) {
+	if (o.action == ACT_RUN && argc > 0) {
 		warnx("unexpected operand: '%s'", argv[0]);
 		tool_usage();
 	}
@@ -157,8 +166,12 @@ main(int argc, char *argv[])
 		warnx("-c and -f exclude each other");
 		tool_usage();
 	}
+	if (count == 0 && !o.mk.keep) {
+		warnx("-c 0 needs -k: an empty channel would be removed at once");
+		tool_usage();
+	}
 	if (o.action != ACT_RUN)
-		return tool_act(&o);
+		return tool_act(&o, argc, argv);
 
 	tool_open(&o, 'r');
 	ch.watch_fd = STDOUT_FILENO;

@@ -11,12 +11,14 @@
 
 static const struct tool shmwrite = {
 	"shmwrite",
-	"usage: shmwrite [-kvw] [-l | -z] [-m mode] [-n name] [-s size] "
+	"usage: shmwrite [-ekvw] [-l | -z] [-m mode] [-n name] [-s size] "
 	"[-t duration]\n"
 	"                [--any-owner] [message ...]\n"
 	"       shmwrite -r [-v] [-n name] [-t duration]\n"
 	"       shmwrite --status [--json] [-n name]\n"
-	"       shmwrite --list [--json | --no-headings]\n",
+	"       shmwrite --list [--json | --no-headings] [-n name] [name ...]\n"
+	"       shmwrite --prune [-v] [-n name] [name ...]\n"
+	"       shmwrite --watch[=duration] [-n name]\n",
 
 	"Put a message into a shared memory channel: the operands, joined by\n"
 	"spaces, with a newline; or each line of standard input (-l, -z); or\n"
@@ -28,7 +30,7 @@ static const struct tool shmwrite = {
 	"  -z, --null           each NUL-terminated record is a message\n"
 	HELP_COMMON
 	"\n"
-	"Exit status: 0 sent (-w: taken), 1 error, 2 tool_usage, 124 timed out\n"
+	"Exit status: 0 sent (-w: taken), 1 error, 2 usage, 124 timed out\n"
 	"(nothing sent, or -w: withdrawn), 128+N killed by signal N.\n"
 };
 
@@ -261,8 +263,8 @@ main(int argc, char *argv[])
 	struct opts o;
 	int opt, delim = -1, wflag = 0;
 
-	tool_init(&o, &shmwrite);
-	while ((opt = getopt_long(argc, argv, ":hklm:n:rs:t:Vvwz", longopts,
+	tool_init(&o, &shmwrite, argc, argv);
+	while ((opt = getopt_long(argc, argv, ":ehklm:n:rs:t:Vvwz", longopts,
 	    NULL)) != -1) {
 		opt_note(&o, opt);
 		switch (opt) {
@@ -283,7 +285,7 @@ main(int argc, char *argv[])
 	argv += optind;
 	check_options(&o, argc, delim, wflag);
 	if (o.action != ACT_RUN)
-		return tool_act(&o);
+		return tool_act(&o, argc, argv);
 
 	tool_open(&o, 'w');
 	if (argc > 0)

@@ -248,35 +248,69 @@ EOF
 	assert_no_objects "$c"
 }
 
-@test "-v tells each step, stamped with the pid and the time: creating, the token, publishing, posting, removing" {
+# stamped LINE: HH:MM:SS.mmm and a pid, as -v stamps each line
+STAMP='\[[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3} [0-9]+\]'
+
+@test "-v tells a two-terminal exchange: each line stamped with the time of day and the pid; the wait, the wake-up, the write-out, the removal; about 30 lines" {
 	local c r
 	c=$(chan)
 	bg /dev/null "$T/out" "$T/rerr" "${SHMR[@]}" -v -n "$c"
 	r=$BGPID
-	wait_until file_has "$T/rerr" "sem_clockwait"
+	wait_until file_has "$T/rerr" "still waiting for a message: 2.0 s"
 	runs shmw -v -n "$c" talk
 	[[ $status -eq 0 && -z $output ]]
 	expect_exit "$r" 0
 	[[ $(cat "$T/out") == talk ]]
-	grep -E "^shmread: \[$r +[0-9]+\.[0-9]{3} ms\] " "$T/rerr"
-	run ! grep -vE '^shmread: \[[0-9]+ +[0-9]+\.[0-9]{3} ms\] ' "$T/rerr"
+	run ! grep -vE "^shmread: $STAMP " "$T/rerr"
+	run ! grep -vE "^shmwrite: $STAMP " <<<"$stderr"
+	grep -qE "^shmread: \[[0-9:.]+ $r\] " "$T/rerr"
 	grep -q "shm_open /shmrw.$c: no channel yet: creating it" "$T/rerr"
 	grep -q "took the read token" "$T/rerr"
-	grep -q "sem_clockwait shmrw.$c.[0-9a-f]*.d: asleep" "$T/rerr"
-	grep -q "last one out, nothing queued: removing the channel" "$T/rerr" <(echo "$stderr")
+	grep -q "asleep on shmrw.$c.[0-9a-f]*.d, waiting for a message" "$T/rerr"
+	grep -q "still waiting for a message: 1.0 s" "$T/rerr"
+	grep -q "wrote out 5 bytes: tail 16" "$T/rerr"
+	grep -q "gave back the read token" "$T/rerr"
+	# whichever leaves last removes the channel, and tells it
+	grep -q "last one out, nothing queued: DYING" "$T/rerr" <(echo "$stderr")
+	grep -q "sem_unlink /shmrw.$c.[0-9a-f]*.d" "$T/rerr" <(echo "$stderr")
+	grep -q "/shmrw.$c: removed" "$T/rerr" <(echo "$stderr")
 	grep -q "shm_open /shmrw.$c: opened" <<<"$stderr"
+	grep -q "took the write token" <<<"$stderr"
 	grep -q "published 16 bytes: head 16" <<<"$stderr"
-	# the reader slept, and was woken by the post (or by the end of its
-	# slice just then); or, between two slices, it was not asleep, and found
-	# the message with no post
+	# the reader slept, and was woken by the post; or, between two
+	# slices, it was not asleep, and found the message with no post
 	if grep -qE "sem_post /shmrw.$c.[0-9a-f]+.d: wakes 1" <<<"$stderr"; then
-		grep -qE "sem_clockwait: (woken by a post|no post in 100 ms)" "$T/rerr"
+		grep -qE "woken by a post, after 2\.[0-9] s" "$T/rerr"
 	else
 		grep -q "nobody asleep on shmrw.$c.[0-9a-f]*.d: no post" <<<"$stderr"
 	fi
+	echo "# $(wc -l <"$T/rerr") + ${#stderr_lines[@]} lines"
+	(($(wc -l <"$T/rerr") + ${#stderr_lines[@]} <= 32))
+	# the two line up: the writer's first stamp is after the reader's first
+	[[ $(grep -oE '[0-9:]{8}\.[0-9]{3}' "$T/rerr" | head -1) < $(grep -oE '[0-9:]{8}\.[0-9]{3}' <<<"$stderr" | head -1) ]]
 	runs shmw -v -n "$c" alone
 	grep -q "nobody asleep on shmrw.$c.[0-9a-f]*.d: no post" <<<"$stderr"
 	shmr -n "$c" >/dev/null
+	assert_no_objects "$c"
+}
+
+@test "-v of a writer waiting for room says so; shmread -f -t ends 0 once it took messages and then none came" {
+	local c w
+	c=$(chan)
+	seq 2000 >"$T/in"
+	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -v -l -s 4K -n "$c"
+	w=$BGPID
+	wait_until file_has "$T/werr" "waiting for room in the ring"
+	grep -qE "asleep on shmrw.$c.[0-9a-f]+.s, waiting for room in the ring" "$T/werr"
+	runs shmr -f -t 1 -n "$c"
+	[[ $status -eq 0 && ${#lines[@]} -eq 2000 && -z $stderr ]]
+	expect_exit "$w" 0
+	assert_no_objects "$c"
+	runs shmr -f -t 0.2 -n "$c"
+	expect 124 "" ""
+	shmw -n "$c" one
+	runs shmr -c 2 -t 0.2 -n "$c"
+	expect 124 one ""
 	assert_no_objects "$c"
 }
 

@@ -149,7 +149,7 @@ out_blocks() {
 	wait_until file_has "$T/r1err" "took the read token"
 	bg /dev/null /dev/null "$T/r2err" "${SHMR[@]}" -v -n "$c"
 	r2=$BGPID
-	wait_until file_has "$T/r2err" "asleep, waiting for the read token"
+	wait_until file_has "$T/r2err" "waiting for the read token"
 	kill -STOP "$r2"
 	bg /dev/null /dev/null "$T/werr" "${SHMW[@]}" -v -w -t 1 -n "$c" hello
 	w=$BGPID

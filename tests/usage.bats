@@ -51,7 +51,7 @@ both() {
 	for v in -1 abc 1e3 0x10 nan inf '' 1x 1ss -0.5 . s 1.2.3 ' 1' 1S; do
 		both "invalid duration: '$v'" -t "$v"
 	done
-	for v in 0 -3 x '' 1x ' 1' +2 99999999999999999999; do
+	for v in -0 -3 x '' 1x ' 1' +2 99999999999999999999; do
 		usage_error shmread "shmread: invalid count: '$v'" -c "$v"
 	done
 }
