@@ -353,6 +353,7 @@ wait_stopped() { wait_until stopped "$1"; }
 stopped_or_dead() { stopped "$1" || dead "$1"; }
 
 # asleep_bits NAME: the words of asleep[] of NAME, in hex, on one line
+# shellcheck disable=SC2154 # OFF_asleep: from tests/layout
 asleep_bits() {
 	od -An -tx8 -v -j "$OFF_asleep" -N $((4 * NSLOT / 8)) "/dev/shm/shmrw.$1" | tr -s ' \n' ' '
 }

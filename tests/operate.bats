@@ -7,6 +7,9 @@
 
 load helper
 
+# says_waiting NAME WHAT: --status of NAME shows a reader waiting for WHAT
+says_waiting() { "$SHMREAD" --status -n "$1" | grep -q "reader, waits for $2"; }
+
 @test "--status tells each process attached: pid, user, role, what it waits for, its command; in JSON too" {
 	local c r w
 	c=$(chan)
@@ -19,7 +22,7 @@ load helper
 	exec 4>"$T/in"
 	printf 'part' >&4
 	wait_until has_writer "$c"
-	wait_until eval '"$SHMREAD" --status -n "$c" | grep -q "reader, waits for data"'
+	wait_until says_waiting "$c" data
 	runs "$SHMREAD" --status -n "$c"
 	[[ $status -eq 0 ]]
 	grep -qx "process: $r $(id -un) reader, waits for data: shmread -f -n $c" <<<"$output"
@@ -183,8 +186,9 @@ load helper
 	assert_no_objects "$c"
 }
 
-# frames FILE: the frames of --watch in FILE
+# frames FILE: the frames of --watch in FILE; has_frames FILE N: N at least
 frames() { grep -c -- "--watch: " "$1"; }
+has_frames() { (($(frames "$1") >= $2)); }
 
 @test "--watch without a terminal: a frame per refresh, the channel and its processes; ends 0 on SIGTERM and SIGINT" {
 	local c r w sig
@@ -195,7 +199,7 @@ frames() { grep -c -- "--watch: " "$1"; }
 	for sig in TERM INT; do
 		bg /dev/null "$T/watch" "$T/werr" "$SHMREAD" --watch=0.1 -n "$c"
 		w=$BGPID
-		wait_until eval '(($(frames "$T/watch") >= 3))'
+		wait_until has_frames "$T/watch" 3
 		kill_wait "$sig" "$w" 0
 		[[ ! -s $T/werr ]]
 		grep -qE "^$c  $(id -un) 0600 1M live$" "$T/watch"
@@ -207,7 +211,7 @@ frames() { grep -c -- "--watch: " "$1"; }
 	# all channels: ours among them
 	bg /dev/null "$T/all" "$T/aerr" "$SHMWRITE" --watch=0.1
 	w=$BGPID
-	wait_until eval '(($(frames "$T/all") >= 2))'
+	wait_until has_frames "$T/all" 2
 	kill_wait TERM "$w" 0
 	grep -qE "^$c  " "$T/all"
 	kill_wait TERM "$r" 143
@@ -236,9 +240,7 @@ frames() { grep -c -- "--watch: " "$1"; }
 		head -c 64 /dev/urandom | dd of="/dev/shm/shmrw.$c" bs=1 seek=$((RANDOM % (HDRSZ + 8192 - 64))) conv=notrunc 2>/dev/null
 	done
 	truncate -s 100 "/dev/shm/shmrw.$c"
-	local n
-	n=$(frames "$T/watch")
-	wait_until eval '(($(frames "$T/watch") > n + 2))'
+	wait_until has_frames "$T/watch" $(($(frames "$T/watch") + 3))
 	alive "$w"
 	kill_wait TERM "$w" 0
 	[[ ! -s $T/werr ]]

@@ -83,6 +83,11 @@ ring_empty() {
 
 # --- STATES: attach and last out ---------------------------------------------
 
+# dying_and_stopped NAME PID: NAME is DYING, and PID stopped at a point
+dying_and_stopped() { [[ $(field "$1" state) == dying ]] && stopped "$2"; }
+# stopped_or_queued PID NAME N: PID stopped, or N messages in NAME
+stopped_or_queued() { stopped "$1" || has_queued "$2" "$3"; }
+
 # chan_dying NAME POINT: a reader that finds NAME empty (-t 0) leaves as the
 # last one out and stops at POINT (and, from leave.locked, again once it
 # has probed the slots); its pid in A
@@ -112,7 +117,7 @@ chan_dying() {
 			b=$BGPID
 			wait_stopped "$b"		# it saw LIVE; no slot lock yet
 			kill -CONT "$A"
-			wait_until eval '[[ $(field "$c" state) == dying ]] && stopped "$A"'
+			wait_until dying_and_stopped "$c" "$A"
 			kill -CONT "$b"
 		fi
 		wait_until stopped_or_dead "$b"
@@ -221,7 +226,7 @@ chan_dying() {
 	echo a2 >&4			# A will come straight back for it
 	kill -CONT "$a"
 	wait_stopped "$b"		# woken by A's post, the token handed to it
-	wait_until eval 'stopped "$a" || has_queued "$c" 2'
+	wait_until stopped_or_queued "$a" "$c" 2
 	stopped "$a"			# A waits: asleep, not holding it
 	has_queued "$c" 1
 	kill -CONT "$b"

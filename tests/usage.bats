@@ -48,7 +48,7 @@ both() {
 	for v in 0644 0640 0620 0602 0604 0664 0646 0764; do
 		both "invalid mode: '$v': each of group and others needs read and write, or neither" -m "$v"
 	done
-	for v in -1 abc 1e3 0x10 nan inf '' 1x 1ss -0.5 . s 1.2.3 ' 1' 1S; do
+	for v in -1 abc nan NaN '' 1x 1ss -0.5 . s 1.2.3 1S 1e -inf; do
 		both "invalid duration: '$v'" -t "$v"
 	done
 	for v in -0 -3 x '' 1x ' 1' +2 99999999999999999999; do
@@ -79,13 +79,17 @@ shmwrite -l cannot be used with -w|-l -w
 shmwrite -s cannot be used with -r|-r -s 8K
 shmwrite -l cannot be used with -r|-r -l
 shmwrite -w cannot be used with --status|--status -w
-shmwrite operands cannot be used with --list|--list hi
+shmwrite operands cannot be used with --status|--status hi
 shmwrite --json cannot be used with sending or taking messages|--json hi
-shmwrite -r, --status and --list exclude each other|-r --status
+shmwrite -r, --status, --list, --prune and --watch exclude each other|-r --status
+shmread -r, --status, --list, --prune and --watch exclude each other|--list --prune
+shmread -c 0 needs -k: an empty channel would be removed at once|-c 0
+shmwrite --json cannot be used with --prune|--prune --json
+shmread -t cannot be used with --watch|--watch -t 1
+shmread invalid interval: '0'|--watch=0
 shmread -c and -f exclude each other|-c 2 -f
 shmread -k cannot be used with -r|-r -k
 shmread -t cannot be used with --list|--list -t 1
-shmread -n cannot be used with --list|--list -n x
 shmread --no-headings cannot be used with --status|--status --no-headings
 shmread --no-headings cannot be used with --json|--list --json --no-headings
 shmwrite --no-headings cannot be used with --json|--list --no-headings --json
@@ -103,7 +107,7 @@ EOF
 		help=$output
 		runs "$BIN/$p" -h
 		[[ $status -eq 0 && $output == "$help" ]]
-		for o in any-owner help json keep list mode name no-headings remove size status timeout verbose version; do
+		for o in any-owner existing help json keep list mode name no-headings prune remove size status timeout verbose version watch; do
 			grep -qE -- "--$o( |=)" <<<"$help"
 		done
 		runs "$BIN/$p" --bogus
