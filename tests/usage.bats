@@ -108,7 +108,7 @@ EOF
 		runs "$BIN/$p" -h
 		[[ $status -eq 0 && $output == "$help" ]]
 		for o in any-owner existing help json keep list mode name no-headings prune remove size status timeout verbose version watch; do
-			grep -qE -- "--$o( |=)" <<<"$help"
+			grep -qE -- "--$o( |=|\\[)" <<<"$help"
 		done
 		runs "$BIN/$p" --bogus
 		[[ $(sed 1d <<<"$stderr") == "$(sed -n '/^usage:/,/^[^ u]/p' <<<"$help" | sed '$d')" ]]
