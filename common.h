@@ -2543,7 +2543,9 @@ ch_wbegin(struct chan *c)
 	w->msg = w->rec = NONE;
 	w->stream = 0;
 	w->flags = 0;
-	if (w->pos % 8 != 0 || w_see_tail(c) != CH_OK)
+	/* below a full allocation, nothing was ever written past alloc */
+	if (w->pos % 8 != 0 || (w->alloc < c->cap && w->pos >= w->alloc) ||
+	    w_see_tail(c) != CH_OK)
 		return e_corrupt(c);
 	if (!over || (dead = atomic_load(&c->seg->wopen)) == 0)
 		return CH_OK;
@@ -2599,6 +2601,29 @@ w_taken_ready(struct chan *c, void *arg, int how)
 }
 
 /*
+ * Holding the read token, no reader is writing anything out: withdraw the
+ * message whose FIRST record is at first_pos, if it is still ours.  One
+ * consumed in part was a stream whose taker is gone (see STREAMS); one
+ * that is no longer ours was scribbled over.
+ */
+static int
+w_withdraw_held(struct chan *c)
+{
+	struct ch_writer *w = &c->w;
+	_Atomic uint64_t *word = rec_word(c, w->first_pos);
+	uint64_t hdr = atomic_load(word);
+
+	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) > 0)
+		return CH_EREADER;
+	if ((uint32_t)(hdr >> 32) != w->seq || !(hdr & REC_SYNC))
+		return e_corrupt(c);
+	if (hdr & REC_ABORT)
+		return CH_OK;		/* withdrawn already */
+	return atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT) ?
+	    CH_OK : CH_AGAIN;
+}
+
+/*
  * -w gave up waiting: withdraw the message (see RECORDS: SYNC).  Untaken,
  * it is withdrawn at once.  Taken, it may be withdrawn only if no live
  * reader is writing it out: a reader does that holding the read token, so
@@ -2612,28 +2637,22 @@ w_withdraw(struct chan *c)
 	struct ch_writer *w = &c->w;
 	_Atomic uint64_t *word = rec_word(c, w->first_pos);
 	uint64_t hdr = w->first_hdr, held;
-	int st = CH_AGAIN;
+	int st;
 
-	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) > 0)
-		return CH_AGAIN;	/* consumed in part: a stream */
 	INJECT("withdraw");
-	if (atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
+	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) <= 0 &&
+	    atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
 		return CH_OK;		/* [S] before any reader took it */
 	held = atomic_load(&c->seg->rtoken);
 	if (held != TOKEN_FREE && !tok_gone(c, BELL_READERS, held))
-		return CH_AGAIN;
+		return CH_AGAIN;	/* a live reader may be writing it out */
 	if (!atomic_compare_exchange_strong(&c->seg->rtoken, &held, c->id))
 		return CH_AGAIN;
 	INJECT("withdraw.token");
-	hdr = atomic_load(word);
-	if ((int64_t)(atomic_load(&c->seg->tail) - w->first_pos) <= 0 &&
-	    !(hdr & REC_ABORT) && (uint32_t)(hdr >> 32) == w->seq &&
-	    atomic_compare_exchange_strong(word, &hdr, hdr | REC_ABORT))
-		st = CH_OK;
+	st = w_withdraw_held(c);
 	tok_give(c, BELL_READERS);
 	return st;
 }
-
 /*
  * -w: wait until the last message sent has been taken.  If the wait runs
  * out or a signal comes first, withdraw it; unless a live reader is
@@ -2655,6 +2674,8 @@ ch_sync(struct chan *c)
 			    "writing it out", c->w.seq);
 			return gave_up;
 		}
+		if (st != CH_AGAIN)
+			return st;
 		trace(c, EV_NOTE, 0, "a reader is writing it out: waiting");
 		if (gave_up == CH_EINTR)
 			return gave_up;
@@ -4117,6 +4138,7 @@ show_json(const char *shown, const struct ch_info *in, int pids)
 		    (unsigned long long)in->bytes, in->msgs, in->procs,
 		    in->keep ? "true" : "false");
 	if (pids && in->readable && in->state >= 0) {
+		printf(",\"last_message\":%u", (unsigned)in->seq);
 		printf(",\"write_token\":\"%s\"", show_holder(in->wholder));
 		printf(",\"read_token\":\"%s\"", show_holder(in->rholder));
 		printf(",\"writers\":[");
@@ -4149,7 +4171,8 @@ show_status_text(const char *name, const struct ch_info *in)
 	show_pids(in, 'w', 0);
 	printf("\nreaders:");
 	show_pids(in, 'r', 0);
-	printf("\nwrite token: %s\n", show_holder(in->wholder));
+	printf("\nlast message: %u\n", (unsigned)in->seq);
+	printf("write token: %s\n", show_holder(in->wholder));
 	printf("read token: %s\n", show_holder(in->rholder));
 	for (i = 0; i < in->procs; i++) {
 		show_escape(in->proc[i].cmd, cmd, sizeof(cmd), 1);

@@ -60,3 +60,59 @@ diagnostics() {
 		grep -qx "\\.Os shmrw ${v#* }" "$TOP/man/$p.1"
 	done
 }
+
+# tour: the README's tour section
+tour() { awk '/^## A one-minute tour/ { on = 1; next } /^## / { on = 0 } on' "$TOP/README.md"; }
+# term N WORD: the command of the tour's termN$ line that has WORD
+term() { tour | sed -n "s/^    term$1\\$ //p" | grep -e "$2" | sed 's/ *#.*//'; }
+
+# The tour's names (inbox, jobs, news ...) may be anyone's: its lines run in
+# a mount namespace with a /dev/shm of their own.
+@test "README: every line of the tour runs as written, and does what it says" {
+	need_root
+	unshare -m true 2>/dev/null || skip "cannot unshare the mount namespace"
+	mkdir "$T/tour"
+	head -c 3000000 /dev/urandom >"$T/tour/big.iso"
+	: >"$T/tour/app.log"
+	tour | sed -n 's/^    \$ //p' >"$T/lines"
+	[[ $(wc -l <"$T/lines") -ge 10 ]]
+	term 1 demo >"$T/t1" && term 3 demo >"$T/t3" && term 2 demo >"$T/t2"
+	term 1 log >"$T/l1" && term 2 log >"$T/l2"
+	# shellcheck disable=SC2016 # for the namespace's shell
+	runs unshare -m bash -c '
+		set -u
+		mount -t tmpfs tmpfs /dev/shm || exit 99
+		cd "$1/tour" && PATH=$2:$PATH
+		n=0
+		while IFS= read -r line; do
+			n=$((n + 1))
+			timeout 20 bash -c "$line" >"out.$n" 2>"err.$n" </dev/null || { echo "line $n failed: $line"; cat "err.$n"; exit 1; }
+		done <"$1/lines"
+		cmp big.iso copy.iso || exit 2
+		grep -q "^\\./big.iso$" out.3 || exit 3
+		timeout 20 bash -c "$(cat "$1/t1")" >t1.out 2>t1.err & t1=$!
+		until grep -q "waiting for a message" t1.err; do sleep 0.05; done
+		timeout 1 bash -c "$(cat "$1/t3")" >t3.out; [[ $? == 124 ]] || exit 4
+		grep -q "^demo " t3.out || exit 5
+		timeout 20 bash -c "$(cat "$1/t2")" 2>t2.err || exit 6
+		wait "$t1" || exit 7
+		[[ $(cat t1.out) == "hello world" ]] || exit 8
+		echo "all is well" >>app.log
+		echo "an ERROR here" >>app.log
+		setsid bash -c "$(cat "$1/l1")" & l1=$!
+		setsid bash -c "$(cat "$1/l2")" >l2.out & l2=$!
+		# once the reader took both lines and waits for more, end it: grep
+		# then flushes what it found
+		until shmread --status -n log 2>/dev/null | grep -q "^last message: 2$" &&
+		    shmread --status -n log | grep -q "^queued: 0 bytes" &&
+		    shmread --status -n log | grep -q "reader, waits for data"; do
+			sleep 0.02
+		done
+		kill -- "-$l1" 2>/dev/null
+		pkill -TERM -g "$l2" -x shmread
+		wait
+		[[ $(cat l2.out) == "an ERROR here" ]] || exit 9
+		echo tour done
+	' tour "$T" "$BIN"
+	[[ $status -eq 0 && ${lines[-1]} == "tour done" ]]
+}

@@ -1,20 +1,23 @@
 #!/usr/bin/env bats
 # Hostile changes to a segment while it is in use.  In each round, writers
-# (-l, a stream, operands, -w) and readers (-f, -c) work on a small channel
-# of the round's own, each again and again, while a scribbler - one perl
-# process, seeded - writes odd or random values into the header's fields,
-# the asleep words and the slots, and random bytes and records into the
-# ring, thousands of times over a couple of seconds; now and then it puts
-# back what was there a moment later.  Then it stops, the loops start no
-# more runs, and every run must have ended: none by a signal (no SIGSEGV,
-# SIGBUS, and no sanitizer report: they abort here), none killed by the
-# timeout net, each 0, 1 or 124, and on 1 exactly one line on stderr,
-# `prog: ...`.  Nothing is promised about the data.  At the end -r removes
-# the channel and nothing of it is left in /dev/shm.
+# (-l, a stream, operands, -w with operands and with a stream) and readers
+# (-f, -c, --status) work on a small channel of the round's own, each again
+# and again, while a scribbler - one perl process, seeded - writes odd,
+# plausible or random values into the header's fields, the asleep words
+# and the slots, and random bytes and records into the ring, thousands of
+# times over a few seconds; it often puts back what was there a moment
+# later, and between bursts it may make the channel usable again.  Then it
+# stops, the loops start no more runs, and every run must end: none by a
+# signal (no SIGSEGV, SIGBUS, and no sanitizer report: they abort here),
+# none killed by the timeout net, each 0, 1 or 124, and on 1 exactly one
+# line on stderr, `prog: ...`.  Nothing is promised about the data.  At
+# the end -r removes the channel, and nothing of it is left in /dev/shm.
 #
-# A round's seed is printed; FUZZ_SEED=N runs just one round with seed N.
+# A round's seed is printed; FUZZ_SEED=N runs just one round with seed N
+# (what the scribbler does is the seed's; how it meets the tools, timing's).
 # FUZZ_MS: how long the scribbler scribbles (3000 ms); FUZZ_ROUNDS: how
-# many rounds there are (8 at most).
+# many rounds there are (8 at most).  A failure shows the scribbler's last
+# writes before the run that failed ended.
 
 # shellcheck disable=SC2154 # status, output, stderr, lines: from bats' run; OFF_* and such: from tests/layout
 
@@ -39,26 +42,29 @@ setup() {
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:abort_on_error=1
 }
 
-# scribble FILE SEED MS: for MS milliseconds, change the channel object at
-# FILE (the one the name leads to, reopened when it is another) in place,
-# never past its end; it waits for the object to exist.  Prints a summary.
+# SCRIBBLE_PL FILE SEED MS LOG: for MS milliseconds, change the channel
+# object at FILE in place, never past its end: the one the name leads to,
+# once it is LIVE, opened again when the name leads to another.  Each
+# write goes to LOG; a summary to stdout.
 # shellcheck disable=SC2016 # perl source
 SCRIBBLE_PL='
 use strict; use warnings;
 use Time::HiRes qw(time sleep);
-my ($path, $seed, $ms) = @ARGV;
+my ($path, $seed, $ms, $logf) = @ARGV;
+open(my $log, ">", $logf) or die "$logf: $!";
 my %e = %ENV;
 srand($seed);
 my $R = $e{HDRSZ};
 my ($F, $L, $A, $S, $T) = @e{qw(REC_FIRST REC_LAST REC_ABORT REC_SYNC REC_TAKEN)};
 my $HANDOFF = 1 << 63;
 my ($fh, $dev, $ino, $size) = (undef, -1, -1, 0);
-my (@undo, $it, $id, $name);
+my (@undo, $it, $id, $name, $what, $t0);
 my %n = map { $_ => 0 } qw(field ring slot asleep undo open heal);
 
 sub r32 { int(rand(65536)) << 16 | int(rand(65536)) }
 sub r64 { r32() << 32 | r32() }
 sub pick { $_[int(rand(@_))] }
+sub add { use integer; $_[0] + $_[1] }	# modulo 2^64, as the tools count
 sub rbytes { join "", map { chr(int(rand(256))) } 1 .. $_[0] }
 
 # the object at the name, opened again when it is another one
@@ -99,6 +105,8 @@ sub wr {
 		push @undo, [$it + 1 + int(rand(20)), $off, $old] if defined $old;
 	}
 	sysseek($fh, $off, 0) and syswrite($fh, $d);
+	printf $log "%.1f ms %-9s at %4d: %s\n", 1000 * time, $what, $off,
+	    unpack("H*", substr($d, 0, 16)) . (length($d) > 16 ? "... (" . length($d) . " bytes)" : "");
 }
 sub get64 { my $b = rd($_[0], 8); defined $b ? unpack("Q<", $b) : 0 }
 sub get32 { my $b = rd($_[0], 4); defined $b ? unpack("V", $b) : 0 }
@@ -117,10 +125,11 @@ sub an_id {
 sub pos_near {
 	my ($base) = @_;
 	my $r = rand();
-	return $r < 0.5 ? $base + 8 * (int(rand(9)) - 4) :
-	    $r < 0.7 ? $base + 8 * int(rand($cap / 8 + 1)) :
-	    $r < 0.8 ? $base - 8 * int(rand($cap / 8 + 1)) :
-	    $r < 0.9 ? $base + 1 + int(rand(7)) : $base + $cap;
+	return add($base, $r < 0.45 ? 8 * (int(rand(9)) - 4) :
+	    $r < 0.65 ? 8 * int(rand($cap / 8 + 1)) :
+	    $r < 0.75 ? -8 * int(rand($cap / 8 + 1)) :
+	    $r < 0.85 ? 1 + int(rand(7)) : $r < 0.9 ? $cap :
+	    pick(1 << 63, 1 << 62, 3 << 62, 1 << 32, -(1 << 32)));	# far off
 }
 sub value {
 	my ($kind, $cur) = @_;
@@ -132,10 +141,10 @@ sub value {
 		    $r < 0.75 ? pos_near(pick($head, $tail)) : $r < 0.9 ? pick($head, $tail) : r64();
 	} elsif ($kind eq "alloc") {
 		return $r < 0.3 ? pick(@odd) : $r < 0.6 ? pick($cap, $cap - 8, 0, 65536, $cap * 2) :
-		    $r < 0.9 ? $cur + 4096 * (int(rand(5)) - 2) : r64();
+		    $r < 0.9 ? add($cur, 4096 * (int(rand(5)) - 2)) : r64();
 	} elsif ($kind eq "seq") {
 		return $r < 0.15 ? pick(0, 1, 0xffffffff, 0xfffffffe, r32()) :
-		    $r < 0.6 ? $seq + int(rand(5)) - 2 :
+		    $r < 0.6 ? add($seq, int(rand(5)) - 2) :
 		    $r < 0.8 ? pick(get32($e{OFF_wopen}), get32($e{OFF_rin}), get32($e{OFF_abandoned})) :
 		    $r < 0.9 ? 0 : $cur;
 	} elsif ($kind eq "tok") {
@@ -169,6 +178,7 @@ sub field {
 	my ($name, $len, $kind) = @$f;
 	my $off = $e{"OFF_$name"};
 	my $v = value($kind, $len == 8 ? get64($off) : get32($off));
+	$what = $name;
 	wr($off, $len == 8 ? pack("Q<", $v) : pack("V", $v & 0xffffffff), 0.7);
 	$n{field}++;
 }
@@ -180,6 +190,7 @@ sub slot {
 	my $cur = get32($at + 4 * $w);
 	my $v = pick($cur + 1, $cur - 1, 0, 0x7fffffff, 0xffffffff, r32(),
 	    $w == 2 ? ord(pick("r", "w")) : $$);
+	$what = ("epoch", "pid", "role")[$w] . " $s";
 	wr($at + 4 * $w, pack("V", $v & 0xffffffff), 0.5);
 	$n{slot}++;
 }
@@ -191,6 +202,7 @@ sub asleep {
 	my $cur = get64($at);
 	my $bit = 1 << (rand() < 0.8 ? int(rand(8)) : int(rand(64)));
 	my $v = pick($cur | $bit, $cur & ~$bit, 0, ~0, r64());
+	$what = "asleep";
 	wr($at, pack("Q<", $v), 0.3);
 	$n{asleep}++;
 }
@@ -201,10 +213,11 @@ sub hdr { pack("VV", ($_[1] | ($_[2] & $e{REC_LENMAX})) & 0xffffffff, $_[0] & 0x
 sub ring {
 	my $head = get64($e{OFF_head}); my $tail = get64($e{OFF_tail});
 	my $seq = get32($e{OFF_seq});
-	my $p = (rand() < 0.5 ? $tail : $head) + 8 * (int(rand(24)) - 8);
+	my $p = add(rand() < 0.5 ? $tail : $head, 8 * (int(rand(24)) - 8));
 	$p = 8 * int(rand($cap / 8)) if rand() < 0.2;
 	my $at = $R + ($p & ($cap - 1));
 	my $r = rand();
+	$what = "ring";
 	if ($r < 0.3) {				# random bytes anywhere
 		wr($R + int(rand($cap)), rbytes(1 + int(rand(16))), 0.2);
 	} elsif ($r < 0.6) {			# a record header
@@ -230,6 +243,7 @@ sub ring {
 sub heal {
 	my $head = get64($e{OFF_head}) & ~7;
 	my $state = get32($e{OFF_state});
+	$what = "heal";
 	wr(0, $id, 0);
 	wr($e{OFF_name}, $name, 0);
 	wr($e{OFF_state}, pack("V", 1), 0) if $state > 3;
@@ -238,13 +252,15 @@ sub heal {
 	$n{heal}++;
 }
 
-my ($t0, $burst) = (time, 0);
+my $burst = 0;
+$t0 = time;
 my $end = $t0 + $ms / 1000;
 for ($it = 0; time < $end; $it++) {
 	if (!look()) { sleep(0.001); next }
 	$cap = $size > $R + 4096 ? $size - $R : 4096;
 	while (@undo && $undo[0][0] <= $it) {
 		my $u = shift @undo;
+		$what = "undo";
 		wr($u->[1], $u->[2], 0);
 		$n{undo}++;
 	}
@@ -268,7 +284,7 @@ inputs() {
 	perl -e 'srand($ARGV[0]);
 		open(my $l, ">", $ARGV[1]) or die; open(my $b, ">", $ARGV[2]) or die;
 		for (1 .. 3000) {
-			my $n = rand() < 0.005 ? 5000 + int(rand(15000)) : int(rand(120));
+			my $n = rand() < 0.02 ? 3000 + int(rand(17000)) : int(rand(120));
 			print $l "l$_ ", "x" x $n, "\n";
 		}
 		print $b join("", map { chr(int(rand(256))) } 1 .. 300000);
@@ -307,7 +323,10 @@ run_tool() {
 	if ((!ok)); then
 		printf 'seed %s: %s: %s %s: exit %d after %d ms, %d lines: %.300s\n' "$SEED" "$worker" \
 			"$prog" "$*" "$rc" "$ms" "${#e[@]}" "${e[*]}" >>"$T/fail"
-		cp "$err" "$(mktemp "$T/fail.XXXXXX")"
+		{
+			printf '%s %s %s %s\n' "$t0" "$((t0 + ms))" "$prog" "$*"
+			cat "$err"
+		} >"$(mktemp "$T/fail.XXXXXX")"
 	fi
 	rm -f "$err"
 	return "$rc"
@@ -336,6 +355,15 @@ status_loop() {
 	done
 }
 
+# header FILE: the header fields that move, of the object at FILE
+header() {
+	perl -e 'my %e = %ENV; open(my $f, "<", $ARGV[0]) or exit; binmode $f;
+		sub at { seek($f, $e{"OFF_$_[0]"}, 0); read($f, my $b, $_[1]); $_[1] == 8 ? unpack("Q<", $b) : unpack("V", $b) }
+		print join(" ", map { my ($n, $l) = @$_; sprintf("%s %#x", $n, at($n, $l)) }
+		    [state => 4], [cap => 8], [head => 8], [tail => 8], [alloc => 8], [seq => 4],
+		    [wopen => 4], [rin => 4], [abandoned => 4], [wtoken => 8], [rtoken => 8]), "\n"' "$1"
+}
+
 # start NAME FUNC ARGS...: FUNC ARGS in the background, as worker NAME
 start() {
 	bgfn /dev/null /dev/null "$T/$1.err" "${@:2}"
@@ -354,7 +382,7 @@ leftovers() {
 
 # round N: the round's channel, its workers and scribbler; then the checks
 round() {
-	local c f size p s rc hang
+	local c f size p s rc hang t0 t1 what
 	WPIDS=() WNAMES=()
 	if [[ -n ${FUZZ_SEED:-} ]]; then
 		(($1 == 1)) || skip "FUZZ_SEED=$FUZZ_SEED: one round"
@@ -370,7 +398,7 @@ round() {
 	echo "# round $1: seed $SEED (FUZZ_SEED=$SEED to replay), -s $size, channel $c" >&3
 	inputs "$SEED"
 
-	bg /dev/null "$T/scribble.out" "$T/scribble.err" perl -e "$SCRIBBLE_PL" "$f" "$SEED" "$SCRIBBLE_MS"
+	bg /dev/null "$T/scribble.out" "$T/scribble.err" perl -e "$SCRIBBLE_PL" "$f" "$SEED" "$SCRIBBLE_MS" "$T/scribble.log"
 	s=$BGPID
 	start lines actor lines "$T/lines" shmwrite -l -t 1 -s "$size" -n "$c"
 	start stream actor stream "$T/blob" shmwrite -t 1 -s "$size" -n "$c"
@@ -384,7 +412,10 @@ round() {
 	# the scribbler ends on its own; then no run starts, and each must end
 	expect_exit "$s" 0 $((SCRIBBLE_MS / 1000 + 10))
 	touch "$T/stop"
+	[[ ! -e $f ]] || header "$f" >"$T/header"
 	echo "# $(cat "$T/scribble.out")" >&3
+	# not for nothing: the channel was there, and scribbled on
+	[[ $(cat "$T/scribble.out") =~ ^scribbled\ ([0-9]+) ]] && ((BASH_REMATCH[1] >= 100))
 	for p in "${!WPIDS[@]}"; do
 		if ! wait_for "$((hang + 5))" dead "${WPIDS[p]}"; then
 			echo "seed $SEED: ${WNAMES[p]}: still running $((hang + 5)) s after the scribbler stopped" >>"$T/fail"
@@ -414,12 +445,16 @@ round() {
 	[[ -z $(leftovers "$c") ]]
 
 	if [[ -s $T/fail ]]; then
-		cat "$T/fail"
-		for f in "$T"/fail.*; do
-			[[ -e $f ]] || continue
-			echo "--- $f:"
-			head -n 40 "$f"
+		head -n 20 "$T/fail"
+		(($(wc -l <"$T/fail") <= 20)) || echo "... and $(($(wc -l <"$T/fail") - 20)) more"
+		for f in $(find "$T" -maxdepth 1 -name 'fail.*' | head -n 3); do
+			read -r t0 t1 what <"$f"
+			echo "--- a run that failed: $what, from $t0 to $t1 ms (epoch); its stderr:"
+			sed -n '2,41p' "$f"
+			echo "--- the scribbler's last writes before that run ended (epoch ms; of $(wc -l <"$T/scribble.log")):"
+			awk -v t="$t1" '$1 <= t' "$T/scribble.log" | tail -n 30
 		done
+		echo "--- the header when the scribbler stopped: $(cat "$T/header" 2>/dev/null)"
 		false
 	fi
 }
