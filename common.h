@@ -3407,15 +3407,19 @@ opt_name(const char *s, const char **why)
 	return NULL;
 }
 
-/* 4K to 1G, with K, M or G (powers of 1024); rounded up to a power of 2. */
+/*
+ * 4K to 1G, with K, M or G (powers of 1024); rounded up to a power of 2.
+ * Or -1, and why not.
+ */
 static int
-opt_size(const char *s, uint64_t *cap)
+opt_size(const char *s, uint64_t *cap, const char **why)
 {
 	unsigned long long v, mul = 1;
 	char *end;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
+	*why = "a number of bytes, with K, M or G";
 	if (end == s || errno != 0 || !isdigit((unsigned char)s[0]))
 		return -1;
 	if (*end != '\0' && end[1] == '\0' && strchr("kKmMgG", *end) != NULL)
@@ -3423,6 +3427,7 @@ opt_size(const char *s, uint64_t *cap)
 		    tolower((unsigned char)*end)) - "kmg")));
 	else if (*end != '\0')
 		return -1;
+	*why = "from 4K to 1G";
 	if (v > MAX_CAP / mul || v * mul < MIN_CAP)
 		return -1;
 	for (*cap = MIN_CAP; *cap < v * mul; *cap <<= 1)
@@ -3502,7 +3507,8 @@ opt_common(struct opts *o, int opt, const char *arg)
 	case OPT_NOHEAD: o->headings = 0; break;
 	case OPT_PRUNE:	o->action = ACT_PRUNE; break;
 	case 'r':	o->action = ACT_REMOVE; break;
-	case 's':	what = opt_size(arg, &o->mk.cap) ? "size" : NULL; break;
+	case 's':	what = opt_size(arg, &o->mk.cap, &why) ? "size" : NULL;
+			break;
 	case OPT_STATUS: o->action = ACT_STATUS; break;
 	case 't':	what = opt_duration(arg, &o->timeout_ns) ? "duration" :
 			    NULL; break;

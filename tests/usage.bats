@@ -36,8 +36,11 @@ both() {
 		usage_error shmwrite "shmwrite: invalid name: '$v': $why" -n "$v" hello
 		usage_error shmread "shmread: invalid name: '$v': $why" -n "$v"
 	done
-	for v in 0 3X 1T 4095 2G 1025M -1 -4K K '' 1.5M 4KK ' 4K'; do
-		both "invalid size: '$v'" -s "$v"
+	for v in 0 4095 2G 1025M; do
+		both "invalid size: '$v': from 4K to 1G" -s "$v"
+	done
+	for v in 3X 1T -1 -4K K '' 1.5M 4KK ' 4K'; do
+		both "invalid size: '$v': a number of bytes, with K, M or G" -s "$v"
 	done
 	for v in 999 8 abc 01000 '' -1 0x1ff 0778 ' 7'; do
 		both "invalid mode: '$v'" -m "$v"
