@@ -20,7 +20,8 @@
 #             last reader skips what is left, takes the message behind it
 #             and, alone, removes the channel;
 #   remove    -r removes a kept, empty channel;
-#   look      --status looks at it.
+#   look      --status looks at it;
+#   prune     --prune removes a channel whose only reader was killed.
 # After each run:
 # - the others have ended, or gone on, within a second or two, with the
 #   statuses README.md promises: a stream whose writer died ends in "message
@@ -48,15 +49,16 @@ LIMIT=2 # seconds (x TMULT) the others may be held up by a death, at most
 BELL_WRITERS=1 BELL_DATA=2 BELL_SPACE=3
 
 # The roles, the scene each plays in, and what the output calls them.
-ROLES=(C S L W T I SW X SR LO RM Q)
+ROLES=(C S L W T I SW X SR LO RM Q P)
 declare -gA SCENE=([C]=create [S]=sleep [L]=sleep [W]=wait [T]=wait
 	[I]=withdraw [SW]=stream [X]=stream [SR]=stream [LO]=last [RM]=remove
-	[Q]=look)
+	[Q]=look [P]=prune)
 declare -gA WHO=([C]="the creator" [S]="the sleeping reader"
 	[L]="the -l writer" [W]="the -w writer" [T]="the -w writer's taker"
 	[I]="the interrupted -w writer" [SW]="the stream writer"
 	[X]="the writer waiting for the token" [SR]="the stream reader"
-	[LO]="the last one out" [RM]="the remover" [Q]="--status")
+	[LO]="the last one out" [RM]="the remover" [Q]="--status"
+	[P]="--prune")
 # Killed, these may have written out what stays queued: at least once.
 READER_ROLES=" S T SR LO "
 
@@ -422,6 +424,23 @@ scene_look() {
 		grep -qx 'queued: [0-9]* bytes, 1 message' "$D.Q.out" || bad "--status: $(<"$D.Q.out")" || return
 	fi
 	drain
+}
+
+# --prune removes a stale channel: its only reader was killed.  Killed,
+# --prune leaves it stale, or half removed for the next user to finish.
+scene_prune() {
+	start P0 /dev/null /dev/null shmread -s 4K -n "$c"
+	within "$LIMIT" has_reader "$c" || bad "no reader" || return
+	kill -KILL "${PID[P0]}"
+	ends P0 137 || return
+	within "$LIMIT" has_procs "$c" 0 || bad "the killed reader still there" || return
+	start P /dev/null "$D.P.out" shmread --prune "$c"
+	ends P 0 || return
+	if ! died P; then
+		[[ $(<"$D.P.out") == "$c" ]] || bad "--prune said [$(<"$D.P.out")]" || return
+		no_objects || bad "--prune left objects" || return
+	fi
+	return 0
 }
 
 # -r removes a kept channel, empty.  Killed before it marked the channel

@@ -378,3 +378,61 @@ stream_begun() {
 	expect 124 "" ""
 	shmr -r -n "$c"
 }
+
+# "the creator ... holds the name lock while it sizes it, writes the
+# header, creates the bells and attaches; then LIVE, and it drops the
+# lock": a process that comes meanwhile waits, and takes nothing for the
+# remains of a dead creator.
+@test "STATES: a process that comes while a live creator builds waits for it; the channel and its message stay" {
+	local c a b
+	c=$(chan)
+	ibg /dev/null /dev/null "$T/aerr" "create.attached=stop" shmwrite -n "$c" first
+	a=$BGPID
+	wait_stopped "$a"
+	ibg /dev/null "$T/out" "$T/berr" "open.retry=stop" shmread -t 5 -n "$c"
+	b=$BGPID
+	wait_until stopped_or_dead "$b"
+	stopped "$b"
+	kill -CONT "$a"
+	expect_exit "$a" 0
+	kill -CONT "$b"
+	expect_exit "$b" 0
+	[[ $(cat "$T/out") == first && ! -s $T/berr ]]
+	assert_no_objects "$c"
+}
+
+# HOW A MESSAGE TRAVELS: "A message that fits is published whole, by one
+# store to head, after its LAST record was written": one that waits for
+# room is not seen in part, and a writer killed then leaves nothing of it.
+@test "HOW A MESSAGE TRAVELS: a message waiting for room is not published in part; its writer killed, nothing of it is seen" {
+	local c w
+	c=$(chan)
+	head -c 3000 /dev/zero | tr '\0' a | shmw -s 4K -n "$c"
+	bg /dev/null /dev/null /dev/null "${SHMW[@]}" -s 4K -n "$c" "$(repeat b 2000)"
+	w=$BGPID
+	wait_until asleep_on "$c" 3
+	has_queued "$c" 1
+	[[ $(queued_bytes "$c") == 3000 ]]
+	kill_wait KILL "$w" 137
+	wait_procs "$c" 0
+	runs shmr -t 0 -n "$c"
+	[[ $status -eq 0 && $output == "$(repeat a 3000)" && -z $stderr ]]
+	gets "$c"
+}
+
+# SLOTS AND LIVENESS: "On attaching, it ... clears the slot's bits in
+# asleep[] that a dead owner left."
+@test "SLOTS AND LIVENESS: a process that takes a dead sleeper's slot clears the bits it left" {
+	local c
+	c=$(chan)
+	shmw -k -n "$c" x
+	shmr -n "$c" >/dev/null
+	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	wait_until asleep_on "$c" 2
+	kill_wait KILL "$BGPID" 137
+	wait_procs "$c" 0
+	asleep_on "$c" 2		# what the dead left
+	shmw -n "$c" y			# takes its slot, and leaves
+	nobody_asleep "$c"
+	shmr -r -n "$c"
+}
