@@ -2807,10 +2807,10 @@ r_msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
 		    (seq != 0 && (r.seq != seq || (r.flags & REC_FIRST))))
 			return e_corrupt(c);
 		if (seq == 0)
-			*aborted = r.flags & REC_ABORT ? ABORTED : 0;
+			*aborted = (r.flags & REC_ABORT) ? ABORTED : 0;
 		seq = r.seq;
 		if (r.flags & REC_LAST) {
-			*aborted |= r.flags & REC_ABORT ? CUT : 0;
+			*aborted |= (r.flags & REC_ABORT) ? CUT : 0;
 			*end = pos + sz;
 			break;
 		}

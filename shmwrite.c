@@ -127,7 +127,7 @@ struct carry {
 static int
 carry_add(struct carry *k, const char *p, size_t n)
 {
-	size_t lim = ch.cap - 4 * 8, want;
+	size_t lim = (size_t)(ch.cap - 4 * RECSZ), want;
 	char *nb;
 
 	if (k->len + n > lim)
