@@ -1365,6 +1365,7 @@ bell_doze(struct chan *c, struct wait *w, ready_fn *ready, void *arg,
 	atomic_fetch_and(word, ~bit);
 	return st;
 }
+
 /*
  * A process busy with data, which never waits, looks at this once a batch:
  * -r and signals stop it as they stop a waiting one.
@@ -1440,6 +1441,7 @@ bell_await(struct chan *c, int bell, ready_fn *ready, void *arg, int how,
 			return st;
 	}
 }
+
 /* ==== TOKENS ========================================================== */
 
 
@@ -1961,25 +1963,24 @@ ch_close(struct chan *c)
 }
 
 /*
- * -r, once: CH_AGAIN while someone else builds or removes the channel; the
- * pid it recorded, if it did, goes to busy_pid.
+ * For -r and --prune: open the object at the name, check that we may
+ * unlink it, take its name lock, and judge it again under the lock, into
+ * *o and *k.  CH_OK with the lock held.  CH_AGAIN while someone else
+ * builds or removes the channel; the pid it recorded, if it did, goes to
+ * busy_pid.
  */
 static int
-life_remove_once(struct chan *c, int role, const struct ch_make *mk)
+life_lock_name(struct chan *c, struct obj *o, int *k)
 {
-	struct obj o;
 	int32_t pid;
-	int k, intact, r;
 
-	(void)role;
-	(void)mk;
 	c->fd = obj_fd(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
 	if (c->fd == -1)
 		return obj_open_failed(c);
-	k = obj_inspect(c->fd, c->name, &o);
-	c->uid = o.uid;
-	if (k == OBJ_ODD || k == OBJ_LINKED || k == OBJ_GONE)
-		return k == OBJ_ODD ? CH_ENOTCHAN : k == OBJ_LINKED ?
+	*k = obj_inspect(c->fd, c->name, o);
+	c->uid = o->uid;
+	if (*k == OBJ_ODD || *k == OBJ_LINKED || *k == OBJ_GONE)
+		return *k == OBJ_ODD ? CH_ENOTCHAN : *k == OBJ_LINKED ?
 		    CH_ELINKED : CH_AGAIN;
 	if (!obj_may_unlink(c)) {
 		errno = EACCES;
@@ -1990,8 +1991,22 @@ life_remove_once(struct chan *c, int role, const struct ch_make *mk)
 		    seg, namepid)) == (ssize_t)sizeof(pid) && pid > 0 ? pid : 0;
 		return CH_AGAIN;
 	}
+	*k = obj_inspect(c->fd, c->name, o);
+	return CH_OK;
+}
+
+/* -r, once: see life_lock_name(). */
+static int
+life_remove_once(struct chan *c, int role, const struct ch_make *mk)
+{
+	struct obj o;
+	int k, intact, r;
+
+	(void)role;
+	(void)mk;
+	if ((r = life_lock_name(c, &o, &k)) != CH_OK)
+		return r;
 	INJECT("remove.locked");
-	k = obj_inspect(c->fd, c->name, &o);	/* under the lock */
 	if (k == OBJ_CHANNEL && (r = seg_map(c, o.cap, PROT_READ |
 	    PROT_WRITE)) == CH_OK) {
 		obj_names(c, o.gen);
@@ -2008,6 +2023,19 @@ life_remove_once(struct chan *c, int role, const struct ch_make *mk)
 	return r;
 }
 
+/* once() on channel name, for -r and --prune: they attach to nothing. */
+static int
+life_named(struct chan *c, const char *name, once_fn *once)
+{
+	int r;
+
+	obj_init(c, name);
+	c->busy_pid = -1;
+	r = life_retry(c, once, 0, NULL);
+	seg_unmap(c);
+	return r;
+}
+
 /*
  * -r: mark the channel removed, wake everyone waiting on it so that they
  * see that at once, and unlink its objects.  Another user's channel, or
@@ -2016,12 +2044,8 @@ life_remove_once(struct chan *c, int role, const struct ch_make *mk)
 int
 ch_remove(struct chan *c, const char *name)
 {
-	int r;
+	int r = life_named(c, name, life_remove_once);
 
-	obj_init(c, name);
-	c->busy_pid = -1;
-	r = life_retry(c, life_remove_once, 0, NULL);
-	seg_unmap(c);
 	return r == CH_ETIMEDOUT && c->busy_pid != -1 ? CH_EBUSY : r;
 }
 
@@ -2034,47 +2058,30 @@ static int
 life_prune_once(struct chan *c, int role, const struct ch_make *mk)
 {
 	struct obj o;
-	int k;
+	int k, r;
 
 	(void)role;
 	(void)mk;
 	INJECT("prune.open");
-	c->fd = obj_fd(shm_open(c->shm, O_RDWR | O_NOFOLLOW, 0));
-	if (c->fd == -1)
-		return obj_open_failed(c);
-	k = obj_inspect(c->fd, c->name, &o);
-	c->uid = o.uid;
-	if (k != OBJ_CHANNEL)
-		return k == OBJ_GONE ? CH_ENOENT : CH_EINUSE;
-	if (!obj_may_unlink(c)) {
-		errno = EACCES;
-		return e_sys(c, NULL);
-	}
-	if (lk_try(c->fd, LK_NAME) != 0)
-		return CH_EINUSE;		/* someone is at work on it */
-	k = obj_inspect(c->fd, c->name, &o);
+	if ((r = life_lock_name(c, &o, &k)) != CH_OK)
+		return r == CH_AGAIN ? CH_EINUSE : r;
 	if (k == OBJ_CHANNEL && o.state == ST_LIVE && !(o.flags & SEG_KEEP) &&
 	    !lk_held(c->fd, LK_SLOT, NSLOT) && seg_map(c, o.cap, PROT_READ |
 	    PROT_WRITE) == CH_OK && ring_nothing_queued(c)) {
 		trace(c, EV_NOTE, 0, "%s: stale: removing it", c->shm);
 		obj_names(c, o.gen);
-		k = life_remove_all(c, 0);
+		r = life_remove_all(c, 0);
 	} else
-		k = k == OBJ_GONE ? CH_ENOENT : CH_EINUSE;
+		r = k == OBJ_GONE ? CH_ENOENT : CH_EINUSE;
 	lk_drop(c->fd, LK_NAME);
-	return k;
+	return r;
 }
 
 /* --prune: remove channel name if it is stale (CH_EINUSE if not). */
 int
 ch_prune(struct chan *c, const char *name)
 {
-	int r;
-
-	obj_init(c, name);
-	r = life_prune_once(c, 0, NULL);
-	seg_unmap(c);
-	return r;
+	return life_named(c, name, life_prune_once);
 }
 
 /* ==== HOW A MESSAGE TRAVELS, 1: WRITING =============================== */
@@ -2653,6 +2660,7 @@ w_withdraw(struct chan *c)
 	tok_give(c, BELL_READERS);
 	return st;
 }
+
 /*
  * -w: wait until the last message sent has been taken.  If the wait runs
  * out or a signal comes first, withdraw it; unless a live reader is
@@ -3485,6 +3493,7 @@ opt_duration(const char *s, int64_t *ns)
 	*ns = v > 1e9 ? -1 : (int64_t)(v * 1e9 + 0.5);	/* 31 years: for ever */
 	return 0;
 }
+
 /*
  * An option both tools take: 0 when it is in o now, 1 when its argument is
  * bad (said on stderr: the tool prints its usage), -1 when it is not one.
@@ -4118,6 +4127,7 @@ show_json_procs(const struct ch_info *in)
 	}
 	printf("]");
 }
+
 /* One channel as a JSON object; with its pids for --status. */
 static void
 show_json(const char *shown, const struct ch_info *in, int pids)
@@ -4188,6 +4198,7 @@ show_status_text(const char *name, const struct ch_info *in)
 		    b ? "waits for " : "busy", b ? b : "", cmd);
 	}
 }
+
 /* --status: only read permission is needed, and no --any-owner. */
 static int
 act_status(const struct opts *o)
@@ -4420,6 +4431,7 @@ act_prune(int argc, char *argv[])
 	list_free(rows, n);
 	return missing | bad;
 }
+
 /* --- --watch --------------------------------------------------------- */
 
 #define BAR_W		50	/* the ring's bar, in columns */

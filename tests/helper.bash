@@ -164,6 +164,33 @@ poke() {
 
 # --- processes ----------------------------------------------------------
 
+# reader_bg NAME CMD...: a reader of NAME in the background, its pid in
+# BGPID, once CMD... is true (what the reader is to be seen doing)
+reader_bg() {
+	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$1"
+	wait_until "${@:2}"
+}
+
+# took PID OUT ERR TEXT NAME: the reader PID ended 0 having written TEXT
+# into OUT and nothing into ERR; nothing is left of NAME
+took() {
+	expect_exit "$1" 0
+	[[ $(cat "$2") == "$4" && ! -s $3 ]]
+	assert_no_objects "$5"
+}
+
+# stream_open NAME TEXT: a writer of a stream into NAME, from $T/in (fd 4
+# writes to it, TEXT first), its pid in W; once it is attached
+# shellcheck disable=SC2034 # W: for the caller
+stream_open() {
+	mkfifo "$T/in"
+	bg "$T/in" /dev/null /dev/null "${SHMW[@]}" -n "$1"
+	W=$BGPID
+	exec 4>"$T/in"
+	printf '%s' "$2" >&4
+	wait_until has_writer "$1"
+}
+
 PIDS=()       # started by this test and not yet reaped
 GPIDS=()      # grandchildren: see bg_unreaped
 declare -gA BGERR=()

@@ -16,12 +16,8 @@ says_waiting() { "$SHMREAD" --status -n "$1" | grep -q "reader, waits for $2"; }
 	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -f -n "$c"
 	r=$BGPID
 	wait_until asleep_on "$c" 2
-	mkfifo "$T/in"
-	bg "$T/in" /dev/null /dev/null "${SHMW[@]}" -n "$c"
-	w=$BGPID
-	exec 4>"$T/in"
-	printf 'part' >&4
-	wait_until has_writer "$c"
+	stream_open "$c" part
+	w=$W
 	wait_until says_waiting "$c" data
 	runs "$SHMREAD" --status -n "$c"
 	[[ $status -eq 0 ]]

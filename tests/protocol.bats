@@ -56,12 +56,10 @@ ring_empty() {
 	expect_exit "$r" 0
 	nobody_asleep "$c"
 	# a reader asleep for the read token behind one asleep for data
-	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	reader_bg "$c" asleep_on "$c" 2
 	r=$BGPID
-	wait_until asleep_on "$c" 2
-	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	reader_bg "$c" asleep_on "$c" 0
 	r2=$BGPID
-	wait_until asleep_on "$c" 0
 	shmw -n "$c" one
 	shmw -n "$c" two
 	expect_exit "$r" 0
@@ -152,9 +150,7 @@ chan_dying() {
 	expect_exit "$A" 124
 	[[ $(field "$c" state) == live ]]
 	shmw -n "$c" found
-	expect_exit "$r" 0
-	[[ $(cat "$T/out") == found && ! -s $T/rerr ]]
-	assert_no_objects "$c"
+	took "$r" "$T/out" "$T/rerr" found "$c"
 }
 
 # --- THE NAME LOCK -----------------------------------------------------------
@@ -396,9 +392,7 @@ stream_begun() {
 	kill -CONT "$a"
 	expect_exit "$a" 0
 	kill -CONT "$b"
-	expect_exit "$b" 0
-	[[ $(cat "$T/out") == first && ! -s $T/berr ]]
-	assert_no_objects "$c"
+	took "$b" "$T/out" "$T/berr" first "$c"
 }
 
 # HOW A MESSAGE TRAVELS: "A message that fits is published whole, by one

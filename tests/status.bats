@@ -28,11 +28,8 @@ load helper
 	shmw -n "$c" ""
 	[[ $(field "$c" queued) == "3 bytes, 2 messages" ]]
 	shmr -n "$c" -c 2 >/dev/null
-	mkfifo "$T/fifo"
-	bg "$T/fifo" /dev/null /dev/null "${SHMW[@]}" -n "$c"
-	w=$BGPID
-	exec 4>"$T/fifo"
-	printf 'open stream' >&4
+	stream_open "$c" 'open stream'
+	w=$W
 	wait_until has_bytes "$c"
 	[[ $(field "$c" queued) == "11 bytes, 0 messages" && $(field "$c" writers) == "$w" ]]
 	exec 4>&-
@@ -149,17 +146,14 @@ load helper
 @test "--status counts every process attached, whatever slots they hold" {
 	local c p1 p2 p3
 	c=$(chan)
-	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	reader_bg "$c" has_readers "$c" 1
 	p1=$BGPID
-	wait_until has_readers "$c" 1
-	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	reader_bg "$c" has_readers "$c" 2
 	p2=$BGPID
-	wait_until has_readers "$c" 2
 	kill_wait KILL "$p1" 137
 	wait_procs "$c" 1
-	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -n "$c"
+	reader_bg "$c" has_readers "$c" 2
 	p3=$BGPID
-	wait_until has_readers "$c" 2
 	[[ $(field "$c" readers | tr ' ' '\n' | sort -n | tr '\n' ' ') == "$(printf '%s\n' "$p2" "$p3" | sort -n | tr '\n' ' ')" ]]
 	[[ $("$SHMREAD" --status --json -n "$c" | json 'd["procs"]') == 2 ]]
 	shmr -r -n "$c"
