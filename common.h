@@ -4266,7 +4266,7 @@ static void
 list_cells(const struct row *r, char cell[NCOL][32])
 {
 	const struct ch_info *in = &r->in;
-	int known = in->readable && in->state >= 0, i;
+	int known = in->readable && in->state >= 0 && in->cap > 0, i;
 
 	(void)snprintf(cell[1], 32, "%s", show_owner(in->uid));
 	(void)snprintf(cell[2], 32, "%04o", (unsigned)in->mode);
@@ -4506,12 +4506,12 @@ watch_one(const struct row *r, int64_t now)
 	int i;
 
 	printf("%s  %s %04o %s %s\n", r->shown, show_owner(in->uid),
-	    (unsigned)in->mode, in->readable && in->state >= 0 ?
+	    (unsigned)in->mode, in->readable && in->state >= 0 && in->cap > 0 ?
 	    show_size(in->cap) : "-", show_state(in));
-	if (!in->readable || in->state < 0) {
+	if (!in->readable || in->state < 0 || in->cap == 0) {
 		if (in->damage != NULL)
 			printf("  %s\n", in->damage);
-		return;
+		return;		/* unreadable, damaged, or being built */
 	}
 	watch_bar(in);
 	printf("  head %llu, tail %llu, %ld message%s queued, last number %u\n",

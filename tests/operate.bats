@@ -242,3 +242,23 @@ has_frames() { (($(frames "$1") >= $2)); }
 	[[ ! -s $T/werr ]]
 	rm -f "/dev/shm/shmrw.$c" "/dev/shm/sem.shmrw.$c".*
 }
+
+@test "--watch, --status and --list on a channel being built: shown building, never a crash" {
+	local c p point
+	for point in create.locked create.header; do
+		c=$(chan "$point")
+		ibg /dev/null /dev/null /dev/null "$point=stop" shmwrite -n "$c" x
+		p=$BGPID
+		wait_stopped "$p"
+		bg /dev/null "$T/watch" "$T/werr" "$SHMREAD" --watch=0.05 -n "$c"
+		wait_until has_frames "$T/watch" 2
+		kill_wait TERM "$BGPID" 0
+		grep -qE "^$c  $(id -un) 0600 - building$" "$T/watch"
+		[[ ! -s $T/werr ]]
+		runs "$SHMREAD" --list --no-headings "$c"
+		[[ $status -eq 0 && $output == "$c "*" building" ]]
+		kill -CONT "$p"
+		expect_exit "$p" 0
+		shmr -n "$c" >/dev/null
+	done
+}
