@@ -4231,22 +4231,24 @@ list_row(struct row *r, const char *fname)
 	struct stat st;
 	int s;
 
-	if ((r->name = strdup(fname)) == NULL)
-		err(1, NULL);
 	show_escape(name, r->shown, sizeof(r->shown), 0);
 	if (ch_valid_name(name, strlen(name))) {
 		if ((s = ch_look(name, &r->in)) == CH_ESYS)
 			r->in.damage = strerror(errno);
-		return s != CH_ENOENT;
+		if (s == CH_ENOENT)
+			return 0;
+	} else {
+		memset(&r->in, 0, sizeof(r->in));
+		r->in.state = -1;
+		r->in.damage = "not a channel's name";
+		(void)snprintf(path, sizeof(path), SHM_DIR "%s", fname);
+		if (lstat(path, &st) == -1)
+			return 0;
+		r->in.uid = st.st_uid;
+		r->in.mode = st.st_mode & 07777;
 	}
-	memset(&r->in, 0, sizeof(r->in));
-	r->in.state = -1;
-	r->in.damage = "not a channel's name";
-	(void)snprintf(path, sizeof(path), SHM_DIR "%s", fname);
-	if (lstat(path, &st) == -1)
-		return 0;
-	r->in.uid = st.st_uid;
-	r->in.mode = st.st_mode & 07777;
+	if ((r->name = strdup(fname)) == NULL)	/* for sorting */
+		err(1, NULL);
 	return 1;
 }
 
