@@ -4467,6 +4467,28 @@ watch_bar(const struct ch_info *in)
 	    show_size(in->cap));
 }
 
+/* A rate, short: 950, 12.3k, 4.1M; with a unit, bytes: 3.2 MiB. */
+static const char *
+watch_rate(double v, const char *unit)
+{
+	static char buf[32];
+	const char *k = *unit ? "KMG" : "kMG";
+	double base = *unit ? 1024 : 1000;
+	int i = -1;
+
+	for (; v >= base && i < 2; i++)
+		v /= base;
+	if (v < 0)
+		v = 0;
+	if (i < 0)
+		(void)snprintf(buf, sizeof(buf), "%.0f%s%s", v, *unit ? " " : "",
+		    unit);
+	else
+		(void)snprintf(buf, sizeof(buf), "%.1f%s%c%s%s", v, *unit ? " " :
+		    "", k[i], *unit ? "i" : "", unit);
+	return buf;
+}
+
 /* Messages and bytes a second, in and out, since the last frame. */
 static void
 watch_rates(const char *name, const struct ch_info *in, int64_t now)
@@ -4478,13 +4500,16 @@ watch_rates(const char *name, const struct ch_info *in, int64_t now)
 	for (k = 0; k < watch_nseen && p == NULL; k++)
 		if (strcmp(watch_seen[k].name, name) == 0)
 			p = &watch_seen[k];
-	if (p != NULL && (dt = (double)(now - p->at) / 1e9) > 0)
-		printf("  in %.0f msg/s %.0f B/s, out %.0f msg/s %.0f B/s\n",
-		    (double)(uint32_t)(in->seq - p->seq) / dt,
-		    (double)(in->head - p->head) / dt,
-		    (double)((long)(uint32_t)(in->seq - p->seq) -
-		    (in->msgs - p->msgs)) / dt, (double)(in->tail - p->tail) /
-		    dt);
+	if (p != NULL && (dt = (double)(now - p->at) / 1e9) > 0) {
+		printf("  in %s msg/s", watch_rate((double)(uint32_t)(in->seq -
+		    p->seq) / dt, ""));
+		printf(" %s/s", watch_rate((double)(in->head - p->head) / dt,
+		    "B"));
+		printf(", out %s msg/s", watch_rate((double)((long)(uint32_t)
+		    (in->seq - p->seq) - (in->msgs - p->msgs)) / dt, ""));
+		printf(" %s/s\n", watch_rate((double)(in->tail - p->tail) / dt,
+		    "B"));
+	}
 	if (p == NULL) {
 		if ((more = realloc(watch_seen, (watch_nseen + 1) *
 		    sizeof(*more))) == NULL)
