@@ -3362,8 +3362,9 @@ enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_PRUNE, OPT_STATUS,
 "  -m, --mode=MODE      permissions of a channel created now (0600)\n" \
 "  -n, --name=NAME      the channel's name (default: default)\n" \
 "      --no-headings    with --list: no header line\n" \
-"      --prune [NAME...] remove the stale channels: nobody attached,\n" \
-"                       nothing queued, not kept; print their names\n" \
+"      --prune [NAME...]\n" \
+"                       remove the stale channels (nobody attached,\n" \
+"                       nothing queued, not kept); print their names\n" \
 "  -r, --remove         remove the channel, queued messages too, and exit\n" \
 "  -s, --size=SIZE      capacity of a channel created now: 4K to 1G (1M)\n" \
 "      --status         describe the channel and exit\n" \
@@ -4082,7 +4083,7 @@ static const char *
 show_bell(int bell)
 {
 	static const char *const names[] = { "the read token",
-		"the write token", "data", "room" };
+		"the write token", "data", "room or a taker" };
 
 	return bell >= 0 && bell < NBELL ? names[bell] : NULL;
 }
@@ -4338,7 +4339,7 @@ list_wanted(const char *fname, int argc, char *argv[], char *seen)
  * that matches none is said on stderr (*missing).
  */
 static struct row *
-list_gather(int argc, char *argv[], size_t *np, int *missing)
+list_gather(int argc, char *argv[], size_t *np, int *missing, int quiet)
 {
 	struct row *rows = NULL, *more;
 	struct dirent *d;
@@ -4366,7 +4367,8 @@ list_gather(int argc, char *argv[], size_t *np, int *missing)
 	(void)closedir(dir);
 	for (*missing = 0, i = 0; i < argc; i++)
 		if (!seen[i] && strpbrk(argv[i], "*?[") == NULL) {
-			warnx("%s: no such channel", argv[i]);
+			if (!quiet)
+				warnx("%s: no such channel", argv[i]);
 			*missing = 1;
 		}
 	free(seen);
@@ -4392,7 +4394,7 @@ act_list(const struct opts *o, int argc, char *argv[])
 	size_t n, k;
 	int missing;
 
-	rows = list_gather(argc, argv, &n, &missing);
+	rows = list_gather(argc, argv, &n, &missing, 0);
 	if (o->json) {
 		for (printf("["), k = 0; k < n; k++) {
 			printf(k > 0 ? ",\n" : "\n");
@@ -4417,7 +4419,7 @@ act_prune(int argc, char *argv[])
 	size_t n, k;
 	int missing, st, bad = 0;
 
-	rows = list_gather(argc, argv, &n, &missing);
+	rows = list_gather(argc, argv, &n, &missing, 0);
 	for (k = 0; k < n; k++) {
 		if (!rows[k].in.stale)
 			continue;
@@ -4450,7 +4452,10 @@ struct seen {
 static struct seen *watch_seen;
 static size_t watch_nseen;
 
-/* The ring as a bar: # queued, . allocated and free, blank not allocated. */
+/*
+ * The ring as a bar: # in use (records, headers and all), . allocated and
+ * free, blank not allocated yet.
+ */
 static void
 watch_bar(const struct ch_info *in)
 {
@@ -4463,7 +4468,7 @@ watch_bar(const struct ch_info *in)
 	for (i = 0; i < BAR_W; i++)
 		bar[i] = i < nq ? '#' : i < na ? '.' : ' ';
 	bar[BAR_W] = '\0';
-	printf("  [%s] %llu of %s queued\n", bar, (unsigned long long)q,
+	printf("  [%s] %llu of %s in use\n", bar, (unsigned long long)q,
 	    show_size(in->cap));
 }
 
@@ -4541,9 +4546,11 @@ watch_one(const struct row *r, int64_t now)
 		return;		/* unreadable, damaged, or being built */
 	}
 	watch_bar(in);
-	printf("  head %llu, tail %llu, %ld message%s queued, last number %u\n",
+	printf("  queued %llu byte%s, %ld message%s; head %llu, tail %llu, last "
+	    "number %u\n", (unsigned long long)in->bytes, in->bytes == 1 ? "" :
+	    "s", in->msgs, in->msgs == 1 ? "" : "s",
 	    (unsigned long long)in->head, (unsigned long long)in->tail,
-	    in->msgs, in->msgs == 1 ? "" : "s", (unsigned)in->seq);
+	    (unsigned)in->seq);
 	printf("  write token %s", show_holder(in->wholder));
 	printf(", read token %s\n", show_holder(in->rholder));
 	watch_rates(r->name, in, now);
@@ -4568,7 +4575,7 @@ watch_frame(const struct opts *o, int tty)
 	int missing;
 
 	one[0] = (char *)(uintptr_t)o->name;
-	rows = list_gather(opt_given(o, 'n'), one, &n, &missing);
+	rows = list_gather(opt_given(o, 'n'), one, &n, &missing, 1);
 	(void)localtime_r(&t, &tm);
 	printf("%s%s --watch: %02d:%02d:%02d, %zu channel%s%s\n", tty ?
 	    "\033[H\033[J" : "", tool->name, tm.tm_hour, tm.tm_min, tm.tm_sec,
@@ -4577,6 +4584,8 @@ watch_frame(const struct opts *o, int tty)
 		printf("\n");
 		watch_one(&rows[k], t_now());
 	}
+	if (missing)		/* -n NAME: it may come yet */
+		printf("\n%s: no such channel, yet\n", o->name);
 	if (!tty)
 		printf("\n");
 	list_free(rows, n);

@@ -201,7 +201,7 @@ has_frames() { (($(frames "$1") >= $2)); }
 		grep -qE "^$c  $(id -un) 0600 1M live$" "$T/watch"
 		grep -qE "^ +$r $(id -un) +reader data +shmread -f -n $c$" "$T/watch"
 		grep -q "read token $r" "$T/watch"
-		grep -qE '^  \[[#. ]{50}\] [0-9]+ of 1M queued$' "$T/watch"
+		grep -qE '^  \[[#. ]{50}\] [0-9]+ of 1M in use$' "$T/watch"
 		(($(awk '{ if (length($0) > 80) n++ } END { print n + 0 }' "$T/watch") == 0))
 	done
 	# all channels: ours among them
