@@ -130,12 +130,13 @@ out_blocks() {
 @test "-w: a reader whose output failed gave the message up: once the time is up, -w withdraws it, 124" {
 	local c w
 	c=$(chan)
-	bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -t 0.5 -n "$c" hello
+	# -t long enough for a reader under valgrind to start and take it
+	bg /dev/null /dev/null "$T/err" "${SHMW[@]}" -w -t $((2 * TMULT)) -n "$c" hello
 	w=$BGPID
 	wait_until has_queued "$c" 1
-	runs sh -c '"$@" >/dev/full' sh "${SHMR[@]}" -n "$c"
+	runs sh -c '"$@" >/dev/full' sh "${SHMR[@]}" -t $((5 * TMULT)) -n "$c"
 	expect 1 "" "shmread: write error: No space left on device"
-	expect_exit "$w" 124 3
+	expect_exit "$w" 124 5
 	gets "$c"
 }
 
