@@ -915,10 +915,10 @@ struct obj {
 };
 
 static int
-obj_inspect(int fd, const char *name, struct obj *o)
+obj_judge(int fd, const char *name, struct obj *o, struct seg *hp)
 {
+	struct seg *const h = hp;
 	struct stat st;
-	struct seg h;
 	size_t i;
 
 	memset(o, 0, sizeof(*o));
@@ -930,27 +930,36 @@ obj_inspect(int fd, const char *name, struct obj *o)
 		return st.st_nlink == 0 ? OBJ_GONE : OBJ_LINKED;
 	if (st.st_size == 0)
 		return OBJ_BUILDING;
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+	if (pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h))
 		return OBJ_NOTCHAN;
-	for (i = 0; i < sizeof(h) && ((const char *)&h)[i] == 0; i++)
+	for (i = 0; i < sizeof(*h) && ((const char *)h)[i] == 0; i++)
 		;
-	if (memchr(h.name, '\0', sizeof(h.name)) == NULL)
+	if (memchr(h->name, '\0', sizeof(h->name)) == NULL)
 		return OBJ_NOTCHAN;
-	o->gen = h.gen;
-	o->state = atomic_load(&h.state);
-	if (i == sizeof(h) || (memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) ==
-	    0 && o->state == ST_BUILDING && (h.name[0] == '\0' ||
-	    strcmp(h.name, name) == 0)))
+	o->gen = h->gen;
+	o->state = atomic_load(&h->state);
+	if (i == sizeof(*h) || (memcmp(h->magic, SEG_MAGIC, sizeof(h->magic)) ==
+	    0 && o->state == ST_BUILDING && (h->name[0] == '\0' ||
+	    strcmp(h->name, name) == 0)))
 		return OBJ_BUILDING;
 	o->cap = (uint64_t)st.st_size - SEG_HDRSZ;
-	o->flags = h.flags;
+	o->flags = h->flags;
 	if ((uint64_t)st.st_size < SEG_HDRSZ + MIN_CAP || o->cap > MAX_CAP ||
-	    (o->cap & (o->cap - 1)) != 0 || h.cap != o->cap ||
-	    memcmp(h.magic, SEG_MAGIC, sizeof(h.magic)) != 0 ||
-	    h.version != SEG_VERSION || strcmp(h.name, name) != 0 ||
+	    (o->cap & (o->cap - 1)) != 0 || h->cap != o->cap ||
+	    memcmp(h->magic, SEG_MAGIC, sizeof(h->magic)) != 0 ||
+	    h->version != SEG_VERSION || strcmp(h->name, name) != 0 ||
 	    o->state > ST_REMOVED || !ch_mode_ok(o->mode))
 		return OBJ_NOTCHAN;
 	return OBJ_CHANNEL;
+}
+
+/* obj_judge(), for those who need not see the header themselves. */
+static int
+obj_inspect(int fd, const char *name, struct obj *o)
+{
+	struct seg h;
+
+	return obj_judge(fd, name, o, &h);
 }
 
 static int
@@ -2129,6 +2138,8 @@ w_allocated(struct chan *c)
 	    memory_order_relaxed), have;
 	struct stat st;
 
+	if (alloc <= c->w.alloc)
+		return alloc;		/* as far as we saw it before: no look */
 	if (fstat(c->fd, &st) == -1 || (uint64_t)st.st_blocks * 512 < SEG_HDRSZ)
 		return 0;
 	have = (uint64_t)st.st_blocks * 512 - SEG_HDRSZ;
@@ -3220,9 +3231,14 @@ look_seg(int fd, const char *name, struct ch_info *in)
 {
 	struct obj o;
 	struct seg h;
+	int k = obj_judge(fd, name, &o, &h);
 
 	in->state = -1;
-	switch (obj_inspect(fd, name, &o)) {
+	if (k != OBJ_ODD) {		/* what was opened: its owner and mode */
+		in->uid = o.uid;
+		in->mode = o.mode;
+	}
+	switch (k) {
 	case OBJ_CHANNEL:
 		break;
 	case OBJ_BUILDING:
@@ -3245,16 +3261,12 @@ look_seg(int fd, const char *name, struct ch_info *in)
 	in->gen = o.gen;
 	in->keep = (o.flags & SEG_KEEP) != 0;
 	in->state = (int)o.state;
-	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		in->state = -1;
-	else {
-		look_procs(fd, &h, in);
-		in->wholder = look_holder(fd, &h, atomic_load(&h.wtoken));
-		in->rholder = look_holder(fd, &h, atomic_load(&h.rtoken));
-		in->seq = atomic_load(&h.seq);
-		in->alloc = atomic_load(&h.alloc);
-	}
-	if (in->state < 0 || look_queue(fd, &h, in) != 0) {
+	look_procs(fd, &h, in);
+	in->wholder = look_holder(fd, &h, atomic_load(&h.wtoken));
+	in->rholder = look_holder(fd, &h, atomic_load(&h.rtoken));
+	in->seq = atomic_load(&h.seq);
+	in->alloc = atomic_load(&h.alloc);
+	if (look_queue(fd, &h, in) != 0) {
 		in->state = -1;
 		in->damage = "corrupt channel";
 		return;
@@ -3299,10 +3311,6 @@ ch_look(const char *name, struct ch_info *in)
 		    CH_ESYS;
 	in->readable = 1;
 	look_seg(fd, name, in);
-	if (fstat(fd, &st) == 0) {
-		in->uid = st.st_uid;
-		in->mode = st.st_mode & 07777;
-	}
 	(void)close(fd);
 	return CH_OK;
 }
