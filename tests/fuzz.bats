@@ -347,3 +347,17 @@ report() {
 	done
 	rm -f "$f"
 }
+
+@test "a capacity that is not a power of two, in the header and the size alike, is not a channel" {
+	local c
+	c=$(chan)
+	shmw -k -s 8K -n "$c" hello
+	truncate -s $((HDRSZ + 12288)) "/dev/shm/shmrw.$c"
+	poke "$c" "$OFF_cap" Q 12288
+	runs shmr -t 0 -n "$c"
+	expect 1 "" "shmread: $c: not a channel"
+	runs shmw -t 0 -n "$c" x
+	expect 1 "" "shmwrite: $c: not a channel"
+	runs "$SHMREAD" --status -n "$c"
+	expect 1 "" "shmread: $c: not a channel"
+}
