@@ -256,7 +256,7 @@ STAMP='\[[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3} [0-9]+\]'
 	c=$(chan)
 	bg /dev/null "$T/out" "$T/rerr" "${SHMR[@]}" -v -n "$c"
 	r=$BGPID
-	wait_until file_has "$T/rerr" "still waiting for a message: 2.0 s"
+	wait_until grep -qE "still waiting for a message: 2\.[0-9] s" "$T/rerr"
 	runs shmw -v -n "$c" talk
 	[[ $status -eq 0 && -z $output ]]
 	expect_exit "$r" 0
@@ -267,7 +267,7 @@ STAMP='\[[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3} [0-9]+\]'
 	grep -q "shm_open /shmrw.$c: no channel yet: creating it" "$T/rerr"
 	grep -q "took the read token" "$T/rerr"
 	grep -q "asleep on shmrw.$c.[0-9a-f]*.d, waiting for a message" "$T/rerr"
-	grep -q "still waiting for a message: 1.0 s" "$T/rerr"
+	grep -qE "still waiting for a message: 1\.[0-9] s" "$T/rerr"
 	grep -q "wrote out 5 bytes: tail 16" "$T/rerr"
 	grep -q "gave back the read token" "$T/rerr"
 	# whichever leaves last removes the channel, and tells it
@@ -280,7 +280,7 @@ STAMP='\[[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{3} [0-9]+\]'
 	# the reader slept, and was woken by the post; or, between two
 	# slices, it was not asleep, and found the message with no post
 	if grep -qE "sem_post /shmrw.$c.[0-9a-f]+.d: wakes 1" <<<"$stderr"; then
-		grep -qE "woken by a post, after 2\.[0-9] s" "$T/rerr"
+		grep -qE "woken by a post, after [2-9]\.[0-9] s" "$T/rerr"
 	else
 		grep -q "nobody asleep on shmrw.$c.[0-9a-f]*.d: no post" <<<"$stderr"
 	fi
