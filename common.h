@@ -268,9 +268,11 @@
 /* ---- the wire format ----------------------------------------------- */
 
 #define SEG_MAGIC	"shmrw\0\r\n"
-#define SEG_VERSION	3		/* bumped on every change of layout */
-#define SEG_HDRSZ	20480		/* the header's pages; the ring follows */
+#define SEG_VERSION	4		/* bumped on every change of layout */
+#define SEG_HDRSZ	36864		/* the header's pages; the ring follows */
 #define SEG_KEEP	1U		/* flags: kept when empty (-k) */
+#define SEG_BCAST	2U		/* a broadcast channel (-b) */
+#define SEG_LOSSY	4U		/* ... whose writer never waits (--lossy) */
 #define NSLOT		256		/* processes attached at once */
 #define NAME_LEN	200		/* "sem.shmrw." NAME ".GEN.b" < NAME_MAX */
 #define NAME_PREFIX	"shmrw."
@@ -301,12 +303,13 @@ enum { BELL_READERS, BELL_WRITERS, BELL_DATA, BELL_SPACE, NBELL };
 #define REC_HDR(seq, flags, len) \
 	((uint64_t)(seq) << 32 | (uint32_t)(flags) | (uint32_t)(len))
 
-#define CMD_LEN		48		/* of a command line, as a slot keeps it */
+#define CMD_LEN		104		/* of a command line, as a slot keeps it */
 struct slot {
 	_Atomic uint32_t epoch;		/* bumped by each new owner */
 	_Atomic int32_t pid;		/* in its own pid namespace: shown */
-	_Atomic uint32_t role;		/* 'r' or 'w' */
+	_Atomic uint32_t role;		/* 'r', 'w', 's' or 't' */
 	_Atomic uint32_t uid;		/* its user: shown */
+	_Atomic uint64_t pos;		/* a subscriber's or tap's (BROADCAST) */
 	char cmd[CMD_LEN];		/* its command line, cut short: shown */
 };
 
@@ -329,15 +332,17 @@ struct seg {
 	_Atomic uint32_t seq;		/* the last message number used */
 	_Atomic uint32_t wopen;		/* the stream being written, or 0 */
 	_Atomic uint64_t alloc;		/* ring bytes allocated, from 0 */
+	_Atomic uint64_t over;		/* the writer overwrites below this */
 
 	_Alignas(64) _Atomic uint64_t tail;
 	_Atomic uint32_t rin;		/* the stream being written out */
 	_Atomic uint32_t abandoned;	/* a stream its reader gave up */
 
 	_Alignas(64) _Atomic uint64_t asleep[NBELL][NSLOT / 64];
+	_Atomic uint64_t hold[NSLOT / 64];	/* subscribers waited for */
 
 	char name[NAME_LEN + 8];	/* NUL-terminated: the channel's */
-	struct slot slot[NSLOT];
+	_Alignas(64) struct slot slot[NSLOT];
 };
 
 /* The layout is the protocol: any change here bumps SEG_VERSION. */
@@ -356,13 +361,15 @@ SEG_AT(head, 64);
 SEG_AT(seq, 72);
 SEG_AT(wopen, 76);
 SEG_AT(alloc, 80);
+SEG_AT(over, 88);
 SEG_AT(tail, 128);
 SEG_AT(rin, 136);
 SEG_AT(abandoned, 140);
 SEG_AT(asleep, 192);
-SEG_AT(name, 320);
-SEG_AT(slot, 528);
-_Static_assert(sizeof(struct slot) == 64, "slot size changed");
+SEG_AT(hold, 320);
+SEG_AT(name, 352);
+SEG_AT(slot, 576);
+_Static_assert(sizeof(struct slot) == 128, "slot size changed");
 _Static_assert(sizeof(struct seg) <= SEG_HDRSZ, "header larger than its pages");
 _Static_assert(SEG_HDRSZ % 4096 == 0, "the ring must start on a page");
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "need lock-free 64-bit atomics");
@@ -387,7 +394,10 @@ enum ch_status {
 	CH_EREADER,	/* the stream we write lost its reader */
 	CH_EOUTPUT,	/* nobody reads the output any more (watch_fd) */
 	CH_EBUSY,	/* a live process builds or removes it (see namepid) */
-	CH_EINUSE	/* not stale: attached, queued, kept, or not LIVE */
+	CH_EINUSE,	/* not stale: attached, queued, kept, or not LIVE */
+	CH_ENOTBCAST,	/* -b: the channel is a queue */
+	CH_ENOTLOSSY,	/* --lossy: the channel is not lossy */
+	CH_ENOTQUEUE	/* -w: the channel is a broadcast channel */
 };
 
 /* What -v narrates: notes, and events that come fast and get summed up. */
@@ -401,6 +411,10 @@ struct ch_make {
 	int keep;		/* -k */
 	int any_owner;		/* --any-owner */
 	int existing;		/* -e: open it only if it exists */
+	unsigned kind;		/* SEG_BCAST, SEG_LOSSY: made so, or refused */
+	int queue;		/* -w: refuse a broadcast channel */
+	int oldest;		/* --from-oldest: a subscriber or tap starts
+				   at the oldest record held */
 	const char *cmd;	/* what we are, for our slot (--status) */
 };
 
@@ -419,11 +433,21 @@ struct ch_writer {
 	uint32_t flags;		/* for its next record: FIRST, SYNC */
 	int64_t looked;		/* when we last looked at a stream's reader */
 	uint64_t first_pos, first_hdr;	/* the last SYNC record, for -w */
+	uint64_t btail;		/* broadcast: tail, as we moved it */
 };
 
+/* How a reader reads (see BROADCAST). */
+enum { R_QUEUE, R_SUB, R_LOSSY };
+
 struct ch_reader {
+	int mode;		/* R_QUEUE: takes; R_SUB: waited for; R_LOSSY:
+				   a lossy subscriber, or a tap */
 	int holding;		/* we hold the read token */
 	uint32_t cur;		/* the stream we are in, or 0 */
+	uint64_t pos;		/* R_SUB, R_LOSSY: where we read */
+	uint32_t last;		/* ... the last message number seen */
+	int gap;		/* ... lapped: count the gap at the next FIRST */
+	int lost;		/* ... and a stream cut short, then */
 };
 
 /* A process's handle on a channel. */
@@ -435,6 +459,7 @@ struct chan {
 	struct seg *seg;
 	unsigned char *ring;
 	uint64_t cap;
+	unsigned flags;		/* the channel's: SEG_BCAST, SEG_LOSSY */
 	uid_t uid;		/* the segment's owner */
 	sem_t *bell[NBELL];
 	int slot;		/* ours, or -1 */
@@ -496,6 +521,12 @@ struct ch_batch {
 	size_t wbytes;
 	int wdone;
 	int aborted;		/* the stream we write out ends cut short */
+	uint32_t last;		/* the last message number taken */
+	long missed;		/* R_LOSSY: messages missed before these */
+	int lapped;		/* R_LOSSY: the stream being written out was
+				   overwritten: it ends here, cut short */
+	char *copy;		/* R_LOSSY: payloads copied out of the ring */
+	size_t ncopy;
 };
 
 /* What --status and --list show of a channel. */
@@ -507,6 +538,9 @@ struct ch_info {
 	int readable;		/* we could read the segment */
 	uint64_t cap;
 	int keep;
+	unsigned kind;		/* SEG_BCAST, SEG_LOSSY */
+	int subs;		/* subscribers attached */
+	uint64_t maxlag;	/* ... the largest lag, payload bytes */
 	uint64_t bytes;		/* payload bytes queued */
 	long msgs;		/* messages queued, whole */
 	uint32_t gen;
@@ -520,8 +554,11 @@ struct ch_info {
 	struct ch_proc {
 		pid_t pid;
 		uid_t uid;
-		char role;	/* 'r' or 'w', as it said */
+		char role;	/* 'r', 'w', 's' or 't', as it said */
 		int bell;	/* asleep on this bell, or -1 */
+		uint64_t pos;	/* 's', 't': where it reads, as it said */
+		uint64_t lag;	/* ... payload bytes it has still to read */
+		long lagmsgs;	/* ... whole messages (-1: cannot tell) */
 		char cmd[CMD_LEN + 1];	/* as it said: to be escaped */
 	} proc[NSLOT];
 };
@@ -1096,16 +1133,19 @@ ring_hdr_mapped(void *ctx, uint64_t pos, uint64_t *hdr)
 	return 0;
 }
 
-/* No whole message is queued: the channel may go. */
+/*
+ * No whole message is queued: the channel may go.  What a broadcast
+ * channel holds keeps nobody waiting: it may go whatever it holds.
+ */
 static int
 ring_nothing_queued(struct chan *c)
 {
 	uint64_t bytes;
 	long msgs;
 
-	return ring_sum(ring_hdr_mapped, c, atomic_load(&c->seg->tail),
-	    atomic_load(&c->seg->head), c->cap, &bytes, &msgs) == 0 &&
-	    msgs == 0;
+	return (c->seg->flags & SEG_BCAST) || (ring_sum(ring_hdr_mapped, c,
+	    atomic_load(&c->seg->tail), atomic_load(&c->seg->head), c->cap,
+	    &bytes, &msgs) == 0 && msgs == 0);
 }
 
 /* ==== SLOTS AND LIVENESS ============================================== */
@@ -1173,7 +1213,10 @@ slot_id_alive(const struct chan *c, uint64_t id)
 	    lk_held(c->fd, LK_SLOT + (off_t)s - 1, 1);
 }
 
-/* With the lock of slot s held: clear what its last owner left asleep. */
+/*
+ * With the lock of slot s held: clear what its last owner left, asleep
+ * and waited for (see BROADCAST).
+ */
 static void
 slot_clear_bits(struct chan *c, int s)
 {
@@ -1182,15 +1225,16 @@ slot_clear_bits(struct chan *c, int s)
 
 	for (b = 0; b < NBELL; b++)
 		atomic_fetch_and(&c->seg->asleep[b][s / 64], ~bit);
+	atomic_fetch_and(&c->seg->hold[s / 64], ~bit);
 }
 
-/* A dead process's bits in asleep[], cleared under its slot's lock. */
+/* A dead process's bits in asleep[] and hold[], cleared under its lock. */
 static void
 slot_reap(struct chan *c, int s)
 {
 	if (s == c->slot || lk_try(c->fd, LK_SLOT + s) != 0)
 		return;
-	trace(c, EV_NOTE, 0, "slot %d: its process died asleep: clearing it", s);
+	trace(c, EV_NOTE, 0, "slot %d: its process died: clearing its bits", s);
 	slot_clear_bits(c, s);
 	lk_drop(c->fd, LK_SLOT + s);
 }
@@ -1640,7 +1684,9 @@ life_attach(struct chan *c, int role, const struct ch_make *mk)
 	epoch = (atomic_load(&sl->epoch) + 1) & EPOCH_MASK;
 	atomic_store(&sl->epoch, epoch);
 	atomic_store(&sl->pid, (int32_t)getpid());
-	atomic_store(&sl->role, (uint32_t)role);
+	atomic_store(&sl->pos, NONE);
+	atomic_store(&sl->role, (uint32_t)(role == 'r' && (c->flags &
+	    SEG_BCAST) ? 's' : role));
 	atomic_store(&sl->uid, (uint32_t)geteuid());
 	memset(sl->cmd, 0, sizeof(sl->cmd));
 	if (mk->cmd != NULL)
@@ -1681,6 +1727,13 @@ life_join(struct chan *c, int role, const struct ch_make *mk)
 		return CH_ENOTCHAN;
 	if (k == OBJ_BUILDING)
 		return life_settle(c);
+	c->flags = o.flags & (SEG_BCAST | SEG_LOSSY);
+	if ((mk->kind & SEG_BCAST) && !(c->flags & SEG_BCAST))
+		return CH_ENOTBCAST;
+	if ((mk->kind & SEG_LOSSY) && !(c->flags & SEG_LOSSY))
+		return CH_ENOTLOSSY;
+	if (mk->queue && (c->flags & SEG_BCAST))
+		return CH_ENOTQUEUE;
 	if ((r = seg_map(c, o.cap, PROT_READ | PROT_WRITE)) != CH_OK)
 		return r;
 	if (o.state != ST_LIVE)
@@ -1748,7 +1801,9 @@ life_header(struct chan *c, const struct ch_make *mk)
 	c->seg->version = SEG_VERSION;
 	c->seg->gen = gen;
 	c->seg->cap = mk->cap;
-	c->seg->flags = mk->keep ? SEG_KEEP : 0;
+	c->flags = mk->kind & SEG_LOSSY ? SEG_BCAST | SEG_LOSSY : mk->kind &
+	    SEG_BCAST;
+	c->seg->flags = (mk->keep ? SEG_KEEP : 0) | c->flags;
 	c->seg->alloc = c->w.alloc;
 	memcpy(c->seg->name, c->name, strlen(c->name) + 1);
 	atomic_store(&c->seg->namepid, (int32_t)getpid());
@@ -1867,16 +1922,24 @@ life_retry(struct chan *c, once_fn *once, int role, const struct ch_make *mk)
 	return r;
 }
 
+static void r_begin(struct chan *, int);
+
 /*
- * Open channel name for role 'r' or 'w', creating it if it does not
- * exist, and attach to it.  A channel that someone builds or removes at
- * the same moment is waited for, within the timeout.
+ * Open channel name for role 'r', 'w' or 't' (a tap), creating it if it
+ * does not exist, and attach to it.  A channel that someone builds or
+ * removes at the same moment is waited for, within the timeout.  A
+ * reader of a broadcast channel, and a tap, take their place there.
  */
 int
 ch_open(struct chan *c, const char *name, int role, const struct ch_make *mk)
 {
+	int st;
+
 	obj_init(c, name);
-	return life_retry(c, life_open_once, role, mk);
+	if ((st = life_retry(c, life_open_once, role, mk)) == CH_OK &&
+	    role != 'w' && ((c->flags & SEG_BCAST) || role == 't'))
+		r_begin(c, mk->oldest);
+	return st;
 }
 
 
@@ -1965,6 +2028,11 @@ ch_close(struct chan *c)
 			}
 			c->r.holding = 0;
 			tok_give(c, BELL_READERS);
+		}
+		if (c->r.mode == R_SUB) {	/* waited for no more */
+			atomic_fetch_and(&c->seg->hold[c->slot / 64],
+			    ~((uint64_t)1 << (c->slot % 64)));
+			bell_ring(c, BELL_SPACE);
 		}
 		life_last_out(c);
 	}
@@ -2168,15 +2236,102 @@ w_grow(struct chan *c)
 	return CH_OK;
 }
 
-/* Look at tail again [W2]: the bytes below it are the reader's no more. */
-static int
-w_see_tail(struct chan *c)
+/*
+ * We may overwrite what is below tail from now on: say so in over, before
+ * we do [L1], for the subscribers and taps that read without holding us
+ * back (see BROADCAST).
+ */
+static void
+w_overwrite(struct chan *c, uint64_t tail)
 {
-	uint64_t tail = atomic_load_explicit(&c->seg->tail,
-	    memory_order_acquire);			/* [W2] */
+	atomic_store_explicit(&c->seg->over, tail, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);	/* [L1] */
+}
 
+/*
+ * Broadcast: the oldest position of the live subscribers that we wait
+ * for, or head if none is older [W3].  A position that cannot be one is
+ * not believed; a slot whose process died is cleared once we are late.
+ */
+static uint64_t
+w_hold(struct chan *c, int late)
+{
+	uint64_t hold = c->w.head, bits, p;
+	int i, s;
+
+	if (c->flags & SEG_LOSSY)
+		return hold;
+	for (i = 0; i < NSLOT / 64; i++) {
+		bits = atomic_load(&c->seg->hold[i]);
+		for (; bits != 0; bits &= bits - 1) {
+			s = i * 64 + __builtin_ctzll(bits);
+			if (late && !slot_alive(c, s)) {
+				slot_reap(c, s);
+				continue;
+			}
+			p = atomic_load_explicit(&c->seg->slot[s].pos,
+			    memory_order_acquire);	/* [W3] */
+			if (s != c->slot && p <= c->w.head &&
+			    c->w.head - p <= c->cap && p % 8 == 0 && p < hold)
+				hold = p;
+		}
+	}
+	return hold;
+}
+
+/*
+ * Broadcast: room for need more bytes, if the subscribers we wait for
+ * leave it.  tail is moved over whole records, a little further than
+ * need asks so that this is seldom done, never past a subscriber we wait
+ * for nor past head, and said in over before anything below is written.
+ * Then the positions are looked at once more, for a subscriber that took
+ * the oldest record as its start meanwhile [P1].
+ */
+static int
+w_see_subs(struct chan *c, uint64_t need, int late)
+{
+	struct ch_writer *w = &c->w;
+	uint64_t want = w_end(c) + need + RECSZ, hold, t, sz;
+	struct rec r;
+
+	if (want - w->tail <= c->cap)
+		return CH_OK;
+	want += c->cap / 8 - c->cap;
+	atomic_thread_fence(memory_order_seq_cst);	/* [P1] */
+	hold = w_hold(c, late);
+	if (want > hold)
+		want = hold;
+	for (t = w->btail; t < want; t += sz)
+		if ((sz = rec_get(c, t, w->head, &r)) == 0)
+			return e_corrupt(c);
+	if (t != w->btail) {
+		INJECT("overwrite");
+		atomic_store_explicit(&c->seg->tail, t, memory_order_relaxed);
+		w_overwrite(c, t);			/* [L1], [P1] */
+		w->btail = t;
+		hold = w_hold(c, 0);
+	}
+	w->tail = t < hold ? t : hold;
+	return CH_OK;
+}
+
+/*
+ * Look at tail again [W2]: the bytes below it are the reader's no more.
+ * Broadcast: at the subscribers, for room for need bytes.
+ */
+static int
+w_see_tail(struct chan *c, uint64_t need, int late)
+{
+	uint64_t tail;
+
+	if (c->flags & SEG_BCAST)
+		return w_see_subs(c, need, late);
+	tail = atomic_load_explicit(&c->seg->tail,
+	    memory_order_acquire);			/* [W2] */
 	if (c->w.head - tail > c->cap || tail % 8 != 0)
 		return e_corrupt(c);
+	if (tail != c->w.tail)
+		w_overwrite(c, tail);
 	c->w.tail = tail;
 	return CH_OK;
 }
@@ -2190,7 +2345,7 @@ w_reader_there(struct chan *c, int late, int sync)
 {
 	uint32_t seq = c->w.seq;
 
-	if (!c->w.stream && !sync)
+	if ((!c->w.stream && !sync) || (c->flags & SEG_BCAST))
 		return CH_OK;
 	if (atomic_load(&c->seg->abandoned) == seq ||
 	    (late && atomic_load(&c->seg->rin) == seq &&
@@ -2257,7 +2412,7 @@ w_space_ready(struct chan *c, void *arg, int how)
 		return st;
 	if (w_room(c) >= min)
 		return CH_OK;
-	if ((st = w_see_tail(c)) != CH_OK)
+	if ((st = w_see_tail(c, (uint64_t)min, how & HOW_LATE)) != CH_OK)
 		return st;
 	return w_room(c) >= min ? CH_OK : CH_AGAIN;
 }
@@ -2273,7 +2428,7 @@ w_make_room(struct chan *c, size_t min)
 	struct ch_writer *w = &c->w;
 	int st;
 
-	if ((st = w_see_tail(c)) != CH_OK || w_room(c) >= (int64_t)min)
+	if ((st = w_see_tail(c, min, 0)) != CH_OK || w_room(c) >= (int64_t)min)
 		return st;
 	if (w->alloc < c->cap && w_end(c) + min + RECSZ > w->alloc)
 		return w_grow(c);
@@ -2541,6 +2696,30 @@ w_put_abort(struct chan *c, uint32_t seq)
 }
 
 /*
+ * Where the last writer left tail.  Broadcast: tail is ours to move; the
+ * subscribers we wait for are looked at now [P1], for one may have taken
+ * the oldest record as its start while the last writer moved tail past it.
+ */
+static int
+w_begin_tail(struct chan *c)
+{
+	struct ch_writer *w = &c->w;
+	uint64_t hold;
+
+	if (!(c->flags & SEG_BCAST))
+		return w_see_tail(c, 0, 0);
+	w->btail = atomic_load(&c->seg->tail);
+	if (w->head - w->btail > c->cap || w->btail % 8 != 0)
+		return CH_ECORRUPT;
+	atomic_thread_fence(memory_order_seq_cst);	/* [P1] */
+	hold = w_hold(c, 0);
+	w->tail = w->btail < hold ? w->btail : hold;
+	if (atomic_load(&c->seg->over) != w->btail)
+		w_overwrite(c, w->btail);
+	return CH_OK;
+}
+
+/*
  * Take the write token.  If its holder died in the middle of a stream,
  * end that stream with an ABORT record, for which there is always room.
  */
@@ -2561,9 +2740,10 @@ ch_wbegin(struct chan *c)
 	w->msg = w->rec = NONE;
 	w->stream = 0;
 	w->flags = 0;
+	w->tail = w->btail = atomic_load(&c->seg->over);
 	/* below a full allocation, nothing was ever written past alloc */
 	if (w->pos % 8 != 0 || (w->alloc < c->cap && w->pos >= w->alloc) ||
-	    w_see_tail(c) != CH_OK)
+	    (st = w_begin_tail(c)) != CH_OK)
 		return e_corrupt(c);
 	if (!over || (dead = atomic_load(&c->seg->wopen)) == 0)
 		return CH_OK;
@@ -2708,13 +2888,17 @@ ch_sync(struct chan *c)
 /* With STREAMS, RECORDS (SYNC, TAKEN), [R1], [R2]. */
 
 
-/* tail and head [R1], checked: tail <= head <= tail + cap. */
+/*
+ * Where we read from - tail, or a subscriber's own position - and head
+ * [R1], checked: tail <= head <= tail + cap.
+ */
 static int
 r_span(struct chan *c, uint64_t *tail, uint64_t *head)
 {
 	*head = atomic_load_explicit(&c->seg->head,
 	    memory_order_acquire);			/* [R1] */
-	*tail = atomic_load_explicit(&c->seg->tail, memory_order_relaxed);
+	*tail = c->r.mode != R_QUEUE ? c->r.pos :
+	    atomic_load_explicit(&c->seg->tail, memory_order_relaxed);
 	if (*head - *tail > c->cap || *tail % 8 != 0 || *head % 8 != 0)
 		return e_corrupt(c);
 	return CH_OK;
@@ -2731,7 +2915,10 @@ r_data_ready(struct chan *c, void *arg, int how)
 	int st;
 
 	(void)arg;
-	if ((st = r_span(c, &tail, &head)) != CH_OK)
+	if (c->r.mode == R_LOSSY) {	/* lapped or not, see r_fill() */
+		tail = c->r.pos;
+		head = atomic_load_explicit(&c->seg->head, memory_order_acquire);
+	} else if ((st = r_span(c, &tail, &head)) != CH_OK)
 		return st;
 	if (head != tail)
 		return CH_OK;
@@ -2760,10 +2947,19 @@ b_staged(struct ch_batch *b, size_t len)
 		b->iov[b->niov++] = (struct iovec){ to, len };
 }
 
-/* Payloads: small ones are gathered in stage, the others go as they are. */
+/*
+ * Payloads: small ones are gathered in stage, the others go as they are;
+ * for a reader that the writer may overwrite, copied out (see BROADCAST).
+ */
 static void
 b_add(struct ch_batch *b, const void *p, size_t len)
 {
+	if (b->copy != NULL && (len > BATCH_SMALL ||
+	    b->staged + len > BATCH_STAGE)) {
+		memcpy(b->copy + b->ncopy, p, len);
+		p = b->copy + b->ncopy;
+		b->ncopy += len;
+	}
 	if (len > BATCH_SMALL || b->staged + len > BATCH_STAGE) {
 		b->bytes += len;
 		b->iov[b->niov++] = (struct iovec){ (void *)(uintptr_t)p, len };
@@ -2839,15 +3035,15 @@ r_msg_span(struct chan *c, uint64_t pos, uint64_t head, uint64_t *end,
 
 /*
  * A SYNC message is taken before any of it goes out (see RECORDS): 0 if
- * its writer withdrew it first.
+ * its writer withdrew it first.  A subscriber or a tap takes nothing.
  */
 static int
 r_claim(struct chan *c, uint64_t pos, const struct rec *r)
 {
 	uint64_t hdr = r->hdr;
 
-	if (!(hdr & REC_SYNC))
-		return 1;
+	if (!(hdr & REC_SYNC) || c->r.mode != R_QUEUE)
+		return !(hdr & REC_SYNC) || !(hdr & REC_ABORT);
 	while (!(hdr & (REC_TAKEN | REC_ABORT)))
 		if (atomic_compare_exchange_strong(rec_word(c, pos), &hdr,
 		    hdr | REC_TAKEN)) {
@@ -2856,6 +3052,18 @@ r_claim(struct chan *c, uint64_t pos, const struct rec *r)
 			return 1;
 		}
 	return !(hdr & REC_ABORT);
+}
+
+/*
+ * The message numbers strictly between last and next, that a lapped
+ * reader missed; 0 is never one (see RECORDS).
+ */
+static uint32_t
+r_gap(uint32_t last, uint32_t next)
+{
+	if (last == 0 || next == last)
+		return 0;
+	return next - last - 1 - (next < last);
 }
 
 /* A record of the stream we are in. */
@@ -2894,6 +3102,11 @@ r_take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	int aborted = 0, i, nrec, st;
 	struct rec x = *r;
 
+	if (c->r.gap) {			/* the first message after a lap */
+		b->missed += c->r.lost + r_gap(c->r.last, r->seq);
+		c->r.gap = c->r.lost = 0;
+	}
+	b->last = r->seq;
 	if ((r->flags & (REC_LAST | REC_ABORT | REC_SYNC)) == REC_LAST) {
 		b_rec(c, b, pos, r);	/* the common case: one record */
 		b_cut(b, pos + *sz, 1);
@@ -2926,8 +3139,10 @@ r_take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	if (!r_claim(c, pos, r))
 		return CH_AGAIN;	/* withdrawn once ended: skipped next */
 	c->r.cur = r->seq;
-	atomic_store(&c->seg->rin, c->r.cur);
-	INJECT("rin.set");
+	if (c->r.mode == R_QUEUE) {
+		atomic_store(&c->seg->rin, c->r.cur);
+		INJECT("rin.set");
+	}
 	trace(c, EV_NOTE, 0, "message %u is a stream: out as it comes", r->seq);
 	return r_in_stream(c, b, pos, *sz, r, done);
 }
@@ -2942,8 +3157,9 @@ static uint64_t
 r_take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
     long want, long *done)
 {
-	uint32_t rin = atomic_load_explicit(&c->seg->rin, memory_order_relaxed);
-	uint64_t wrap = (pos | (c->cap - 1)) + 1, hdr;
+	uint32_t rin = c->r.mode != R_QUEUE ? 0 :
+	    atomic_load_explicit(&c->seg->rin, memory_order_relaxed);
+	uint64_t wrap = (pos | (c->cap - 1)) + 1, hdr, took = 0;
 	const unsigned char *at = c->ring + (pos & (c->cap - 1)), *from = at;
 	const unsigned char *stop = at + ((head < wrap ? head : wrap) - pos);
 	char *start = b->stage + b->staged, *to = start;
@@ -2967,11 +3183,13 @@ r_take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 		else
 			memcpy(to, at + RECSZ, len);
 		b->runlen[b->nrun + k] = (uint16_t)len;
+		took = hdr;
 		to += len;
 		at += sz;
 	}
 	if (k == 0)
 		return pos;
+	b->last = (uint32_t)(took >> 32);
 	*done += k;
 	b_staged(b, (size_t)(to - start));
 	b->cut[b->ncut++] = (struct ch_cut){ pos + (uint64_t)(at - from),
@@ -2994,7 +3212,7 @@ r_fill(struct chan *c, struct ch_batch *b, long want)
 	b->wpos = tail;
 	for (pos = tail; st == CH_OK && pos != head && b->nrec < BATCH_REC &&
 	    b->ncut < BATCH_REC && done < want; pos += sz) {
-		if (c->r.cur == 0 &&
+		if (c->r.cur == 0 && !c->r.gap &&
 		    (next = r_take_small(c, b, pos, head, want, &done)) != pos) {
 			sz = next - pos;
 			if (b->staged + BATCH_SMALL > BATCH_STAGE)
@@ -3005,6 +3223,8 @@ r_fill(struct chan *c, struct ch_batch *b, long want)
 			return e_corrupt(c);
 		if (c->r.cur != 0) {
 			st = r_in_stream(c, b, pos, sz, &r, &done);
+		} else if (!(r.flags & REC_FIRST) && c->r.mode != R_QUEUE) {
+			b_cut(b, pos + sz, 0);	/* joined after its FIRST */
 		} else if (!(r.flags & REC_FIRST) ||
 		    r.seq == atomic_load(&c->seg->rin)) {
 			/* the remains of a stream whose reader left */
@@ -3021,22 +3241,109 @@ r_fill(struct chan *c, struct ch_batch *b, long want)
 }
 
 /*
- * The next batch: up to want messages (and the queued part of a stream).
- * Between two messages, a reader that sleeps for the token gets a turn.
- * The timeout bounds the wait for a message to begin, not for the rest
- * of a stream: that is bounded by its writer's life.
+ * A lossy reader whose position the writer may have overwritten - over
+ * passed it - starts again at over, the oldest record held, at its next
+ * FIRST; the stream it was writing out ends there, cut short.
  */
-int
-ch_next(struct chan *c, struct ch_batch *b, long want)
+static int
+r_lap(struct chan *c, struct ch_batch *b)
+{
+	uint64_t over = atomic_load_explicit(&c->seg->over,
+	    memory_order_acquire), head = atomic_load(&c->seg->head);
+
+	if ((int64_t)(over - c->r.pos) <= 0)
+		return CH_OK;
+	if (over % 8 != 0 || over > head || head - over > c->cap)
+		return e_corrupt(c);
+	if (c->r.cur != 0) {
+		b->lapped = 1;
+		c->r.lost = 1;
+		c->r.last = c->r.cur;
+		c->r.cur = 0;
+	}
+	trace(c, EV_NOTE, 0, "lapped: %llu bytes overwritten before we read "
+	    "them: going on at %llu", (unsigned long long)(over - c->r.pos),
+	    (unsigned long long)over);
+	c->r.gap = 1;
+	c->r.pos = over;
+	atomic_store_explicit(&c->seg->slot[c->slot].pos, over,
+	    memory_order_relaxed);
+	return CH_OK;
+}
+
+/*
+ * A lossy reader's batch: what r_fill() copied is kept only if the writer
+ * did not begin to overwrite it meanwhile [L2], as a seqlock's reader
+ * does; else it is dropped, and we start again where the writer left us.
+ */
+static int
+r_fill_lossy(struct chan *c, struct ch_batch *b, long want)
+{
+	struct ch_reader was;
+	long missed;
+	int st, broken = c->broken;
+
+	if ((st = r_lap(c, b)) != CH_OK)
+		return st;
+	was = c->r;
+	missed = b->missed;
+	st = r_fill(c, b, want);
+	INJECT("lossy.copied");
+	atomic_thread_fence(memory_order_acquire);	/* [L2] */
+	if ((int64_t)(atomic_load_explicit(&c->seg->over,
+	    memory_order_relaxed) - was.pos) <= 0)
+		return st;
+	b->niov = b->ncut = b->nrec = b->nrun = 0;
+	b->bytes = b->staged = b->ncopy = 0;
+	b->aborted = 0;
+	b->missed = missed;
+	c->r = was;
+	c->broken = broken;
+	return r_lap(c, b);
+}
+
+/*
+ * A subscriber or a tap takes its place, at head or, with oldest, at over:
+ * the oldest record held.  One that the writer waits for says so in
+ * hold[] and stores its position, then looks again [P2]: until what it
+ * stored is what it sees, it may have been passed by (see BROADCAST).
+ */
+static void
+r_begin(struct chan *c, int oldest)
+{
+	struct slot *sl = &c->seg->slot[c->slot];
+	_Atomic uint64_t *from = oldest ? &c->seg->over : &c->seg->head;
+	uint64_t p, q = atomic_load(from);
+
+	c->r.mode = !(c->flags & SEG_BCAST) || (c->flags & SEG_LOSSY) ||
+	    atomic_load(&sl->role) == 't' ? R_LOSSY : R_SUB;
+	do {
+		p = q;
+		atomic_store(&sl->pos, p);
+		if (c->r.mode == R_SUB)
+			atomic_fetch_or(&c->seg->hold[c->slot / 64],
+			    (uint64_t)1 << (c->slot % 64));
+		atomic_thread_fence(memory_order_seq_cst);	/* [P2] */
+		q = atomic_load(from);
+	} while (c->r.mode == R_SUB && q != p);
+	c->r.pos = p;
+	c->r.last = atomic_load(&c->seg->seq);
+	INJECT("subscribe");
+	trace(c, EV_NOTE, 0, "%s at %llu%s", c->r.mode == R_SUB ? "subscribed"
+	    : "reading, lossy,", (unsigned long long)p,
+	    c->r.mode == R_SUB ? ": the writer waits for us" : "");
+}
+
+/*
+ * A queue's reader holds the read token; another that sleeps for it gets
+ * a turn between two messages.
+ */
+static int
+r_token(struct chan *c)
 {
 	struct ch_reader *rd = &c->r;
 	int st;
 
-	b->niov = b->ncut = b->nrec = b->used = b->aborted = b->wdone = 0;
-	b->nrun = 0;
-	b->bytes = b->staged = b->wbytes = 0;
-	if ((st = bell_busy(c)) != CH_OK)
-		return st;
 	if (rd->holding && rd->cur == 0 && bell_nasleep(c, BELL_READERS) > 0) {
 		rd->holding = 0;
 		tok_give(c, BELL_READERS);
@@ -3047,13 +3354,44 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 		rd->holding = 1;
 		rd->cur = 0;
 	}
+	return CH_OK;
+}
+
+/*
+ * The next batch: up to want messages (and the queued part of a stream).
+ * The timeout bounds the wait for a message to begin, not for the rest
+ * of a stream: that is bounded by its writer's life.  A subscriber or a
+ * tap reads at its own position, and needs no token.
+ */
+int
+ch_next(struct chan *c, struct ch_batch *b, long want)
+{
+	struct ch_reader *rd = &c->r;
+	int st;
+
+	b->niov = b->ncut = b->nrec = b->used = b->aborted = b->wdone = 0;
+	b->nrun = 0;
+	b->bytes = b->staged = b->wbytes = b->ncopy = 0;
+	b->missed = b->lapped = 0;
+	if ((st = bell_busy(c)) != CH_OK)
+		return st;
+	if (rd->mode == R_LOSSY && b->copy == NULL &&
+	    (b->copy = malloc(c->cap)) == NULL)
+		return e_sys(c, "malloc");
+	if (rd->mode == R_QUEUE && (st = r_token(c)) != CH_OK)
+		return st;
 	if (rd->cur != 0)
 		st = bell_await(c, BELL_DATA, r_data_ready, NULL, 0, -1,
 		    "the rest of the message");
 	else
 		st = bell_await(c, BELL_DATA, r_data_ready, NULL, 0, t_deadline(c),
 		    "a message");
-	return st != CH_OK ? st : r_fill(c, b, want);
+	if (st != CH_OK)
+		return st;
+	st = rd->mode == R_LOSSY ? r_fill_lossy(c, b, want) : r_fill(c, b, want);
+	if (b->last != 0)
+		rd->last = b->last;
+	return st;
 }
 
 /*
@@ -3099,12 +3437,18 @@ ch_consume(struct chan *c, struct ch_batch *b, size_t out, long *done)
 		b->wpos = k->pos;
 		b->wbytes = k->bytes;
 		b->wdone = 0;
-		if (k->how & CUT_END) {	/* out to its end: see STREAMS */
-			INJECT("rin.clear");
+		if ((k->how & CUT_END) && c->r.mode == R_QUEUE) {
+			INJECT("rin.clear");	/* out to its end: see STREAMS */
 			atomic_store(&c->seg->rin, 0);
 		}
 	}
-	if (b->wpos != from) {
+	if (b->wpos != from && c->r.mode != R_QUEUE) {
+		c->r.pos = b->wpos;
+		atomic_store_explicit(&c->seg->slot[c->slot].pos, b->wpos,
+		    memory_order_release);		/* [R3] */
+		if (c->r.mode == R_SUB)
+			bell_ring(c, BELL_SPACE);
+	} else if (b->wpos != from) {
 		INJECT("consume");
 		atomic_store_explicit(&c->seg->tail, b->wpos,
 		    memory_order_release);		/* [R2] */
@@ -3337,16 +3681,18 @@ enum { ACT_RUN, ACT_REMOVE, ACT_STATUS, ACT_LIST, ACT_PRUNE, ACT_WATCH };
 #define A_PRUNE		(1U << ACT_PRUNE)
 #define A_WATCH		(1U << ACT_WATCH)
 /* Long options without a letter. */
-enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_PRUNE, OPT_STATUS,
-	OPT_WATCH };
+enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_LOSSY, OPT_NOHEAD, OPT_OLDEST,
+	OPT_PRUNE, OPT_STATUS, OPT_TAP, OPT_WATCH };
 
 #define LONGOPTS_COMMON \
 	{ "any-owner",	no_argument,		NULL, OPT_ANY }, \
+	{ "broadcast",	no_argument,		NULL, 'b' }, \
 	{ "existing",	no_argument,		NULL, 'e' }, \
 	{ "help",	no_argument,		NULL, 'h' }, \
 	{ "json",	no_argument,		NULL, OPT_JSON }, \
 	{ "keep",	no_argument,		NULL, 'k' }, \
 	{ "list",	no_argument,		NULL, OPT_LIST }, \
+	{ "lossy",	no_argument,		NULL, OPT_LOSSY }, \
 	{ "mode",	required_argument,	NULL, 'm' }, \
 	{ "name",	required_argument,	NULL, 'n' }, \
 	{ "no-headings", no_argument,		NULL, OPT_NOHEAD }, \
@@ -3361,12 +3707,16 @@ enum { OPT_ANY = 256, OPT_JSON, OPT_LIST, OPT_NOHEAD, OPT_PRUNE, OPT_STATUS,
 
 #define HELP_COMMON \
 "      --any-owner      use a channel that another user owns\n" \
+"  -b, --broadcast      a channel created now is a broadcast channel: each\n" \
+"                       reader gets every message; refuse a queue\n" \
 "  -e, --existing       use the channel only if it exists; else exit 1\n" \
 "  -h, --help           print this help and exit\n" \
 "      --json           with --status or --list: print JSON\n" \
 "  -k, --keep           a channel created now stays when empty, until -r\n" \
 "      --list [NAME...] list the channels on this host (or those named,\n" \
 "                       or matching shell patterns) and exit\n" \
+"      --lossy          -b, and its writer never waits: a reader that\n" \
+"                       falls a ring behind misses messages (exit 3)\n" \
 "  -m, --mode=MODE      permissions of a channel created now (0600)\n" \
 "  -n, --name=NAME      the channel's name (default: default)\n" \
 "      --no-headings    with --list: no header line\n" \
@@ -3514,10 +3864,12 @@ opt_common(struct opts *o, int opt, const char *arg)
 
 	switch (opt) {
 	case OPT_ANY:	o->mk.any_owner = 1; break;
+	case 'b':	o->mk.kind |= SEG_BCAST; break;
 	case 'e':	o->mk.existing = 1; break;
 	case OPT_JSON:	o->json = 1; break;
 	case 'k':	o->mk.keep = 1; break;
 	case OPT_LIST:	o->action = ACT_LIST; break;
+	case OPT_LOSSY:	o->mk.kind |= SEG_BCAST | SEG_LOSSY; break;
 	case 'm':	what = opt_mode(arg, &o->mk.mode, &why) ? "mode" : NULL;
 			break;
 	case 'n':	what = (o->name = opt_name(arg, &why)) ? NULL : "name";
@@ -3575,13 +3927,16 @@ static const struct optdef {
 	unsigned acts;
 } optdefs[] = {
 	{ OPT_ANY, "--any-owner", A_RUN },
+	{ 'b', "-b", A_RUN },
 	{ 'e', "-e", A_RUN },
 	{ 'c', "-c", A_RUN },
 	{ 'f', "-f", A_RUN },
+	{ OPT_OLDEST, "--from-oldest", A_RUN },
 	{ OPT_JSON, "--json", A_STATUS | A_LIST },
 	{ 'k', "-k", A_RUN },
 	{ 'l', "-l", A_RUN },
 	{ OPT_LIST, "--list", A_LIST },
+	{ OPT_LOSSY, "--lossy", A_RUN },
 	{ 'm', "-m", A_RUN },
 	{ 'n', "-n", A_RUN | A_REMOVE | A_STATUS | A_LIST | A_PRUNE |
 	    A_WATCH },
@@ -3590,12 +3945,25 @@ static const struct optdef {
 	{ 'r', "-r", A_REMOVE },
 	{ 's', "-s", A_RUN },
 	{ OPT_STATUS, "--status", A_STATUS },
+	{ OPT_TAP, "--tap", A_RUN },
 	{ 't', "-t", A_RUN | A_REMOVE },
 	{ 'v', "-v", A_RUN | A_REMOVE | A_PRUNE },
 	{ OPT_WATCH, "--watch", A_WATCH },
 	{ 'w', "-w", A_RUN },
 	{ 'z', "-z", A_RUN },
 };
+
+/* An option's name, as messages give it. */
+static const char *
+opt_name_of(int opt)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(optdefs) / sizeof(optdefs[0]); k++)
+		if (optdefs[k].opt == opt)
+			return optdefs[k].name;
+	return "?";
+}
 
 /* Was opt given? */
 static int
@@ -3675,7 +4043,7 @@ opt_check(const struct opts *o, int argc)
 			if (optdefs[k].opt == o->given[i] &&
 			    !(optdefs[k].acts & 1U << o->action)) {
 				warnx("%s cannot be used with %s",
-				    optdefs[k].name, names[o->action]);
+				    opt_name_of(o->given[i]), names[o->action]);
 				return 1;
 			}
 	return 0;
@@ -3916,6 +4284,9 @@ tool_why(const struct chan *c, int st)
 		[CH_EWRITER] = "message truncated (writer went away)",
 		[CH_EREADER] = "reader went away",
 		[CH_EBUSY] = "busy: being created or removed",
+		[CH_ENOTBCAST] = "not a broadcast channel",
+		[CH_ENOTLOSSY] = "not a lossy channel",
+		[CH_ENOTQUEUE] = "-w needs a queue channel",
 	};
 	static char buf[300];
 	int n = snprintf(buf, sizeof(buf), "%s: ", c->name);
@@ -3972,7 +4343,7 @@ tool_warn_ignored(const struct opts *o)
 		warnx("%s: exists, not kept; -k ignored", ch.name);
 }
 
-/* Open the channel for role 'r' or 'w', as the options say. */
+/* Open the channel for role 'r', 'w' or 't', as the options say. */
 static void
 tool_open(const struct opts *o, int role)
 {

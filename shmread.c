@@ -7,9 +7,11 @@
 
 static const struct tool shmread = {
 	"shmread",
-	"usage: shmread [-ekv] [-c count | -f] [-m mode] [-n name] [-s size] "
+	"usage: shmread [-bekv] [-c count | -f] [-m mode] [-n name] [-s size] "
 	"[-t duration]\n"
-	"               [--any-owner]\n"
+	"               [--any-owner] [--from-oldest] [--lossy]\n"
+	"       shmread --tap [-ev] [-c count | -f] [-n name] [-t duration]\n"
+	"               [--any-owner] [--from-oldest]\n"
 	"       shmread -r [-v] [-n name] [-t duration]\n"
 	"       shmread --status [--json] [-n name]\n"
 	"       shmread --list [--json | --no-headings] [-n name] [name ...]\n"
@@ -18,20 +20,27 @@ static const struct tool shmread = {
 
 	"Take the oldest message out of a shared memory channel and write it\n"
 	"to standard output; wait for one if there is none.  shmwrite(1) puts\n"
-	"messages in.\n"
+	"messages in.  On a broadcast channel, get the next message published:\n"
+	"each reader gets every one.\n"
 	"\n"
 	"  -c, --count=N        take N messages, one after the other (1); 0, with\n"
 	"                       -k: make the channel, take none\n"
 	"  -f, --follow         take messages until killed, nobody reads them,\n"
 	"                       or (with -t) none came for that long\n"
+	"      --from-oldest    start at the oldest message the ring holds (-b,\n"
+	"                       unless with --tap)\n"
+	"      --tap            show the messages published from now on, taking\n"
+	"                       none and holding nobody back; lossy\n"
 	HELP_COMMON
 	"\n"
 	"Exit status: 0 taken (-f -t: some, then none for that long), 1 error,\n"
-	"2 usage, 124 timed out (none taken), 128+N killed by signal N.\n"
+	"2 usage, 3 missed messages (lossy), 124 timed out (none taken),\n"
+	"128+N killed by signal N.\n"
 };
 
 static struct ch_batch batch;
 static long taken;		/* messages written out whole */
+static long missed;		/* lossy: messages overwritten before we read them */
 
 /* A write error: the messages not written out whole stay queued. */
 static void
@@ -101,10 +110,16 @@ take(long count)
 			errno = EPIPE;		/* as a write would have told */
 			output_failed();
 		}
-		if (st == CH_ETIMEDOUT && count < 0 && taken > 0)
+		if (st == CH_ETIMEDOUT && ((count < 0 && taken > 0) || missed))
 			return;		/* -f -t: took some, then none came */
 		if (st != CH_OK)
 			tool_fail(st);
+		if (batch.lapped)
+			warnx("%s: message truncated (lapped)", ch.name);
+		if (batch.missed > 0)
+			warnx("%s: missed %ld message%s", ch.name, batch.missed,
+			    batch.missed > 1 ? "s" : "");
+		missed += batch.missed + batch.lapped;
 		put_out(&batch, &left);
 	}
 }
@@ -126,6 +141,25 @@ parse_count(const char *s)
 	return n;
 }
 
+/*
+ * --tap makes nothing of its own: a missing channel is made a queue, as
+ * shmread makes it.  --from-oldest without it subscribes (-b).
+ */
+static void
+check_tap(struct opts *o, int role)
+{
+	static const int mine[] = { 'b', OPT_LOSSY, 'k', 'm', 's' };
+	size_t i;
+
+	for (i = 0; role == 't' && i < sizeof(mine) / sizeof(mine[0]); i++)
+		if (opt_given(o, mine[i])) {
+			warnx("--tap cannot be used with %s", opt_name_of(mine[i]));
+			tool_usage();
+		}
+	if (role != 't' && o->mk.oldest)
+		o->mk.kind |= SEG_BCAST;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -133,14 +167,16 @@ main(int argc, char *argv[])
 		LONGOPTS_COMMON,
 		{ "count",	required_argument,	NULL, 'c' },
 		{ "follow",	no_argument,		NULL, 'f' },
+		{ "from-oldest", no_argument,		NULL, OPT_OLDEST },
+		{ "tap",	no_argument,		NULL, OPT_TAP },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct opts o;
 	long count = 1;
-	int opt;
+	int opt, role = 'r';
 
 	tool_init(&o, &shmread, argc, argv);
-	while ((opt = getopt_long(argc, argv, ":c:efhkm:n:rs:t:Vv", longopts,
+	while ((opt = getopt_long(argc, argv, ":bc:efhkm:n:rs:t:Vv", longopts,
 	    NULL)) != -1) {
 		opt_note(&o, opt);
 		switch (opt) {
@@ -149,6 +185,12 @@ main(int argc, char *argv[])
 			break;
 		case 'f':
 			count = -1;
+			break;
+		case OPT_OLDEST:
+			o.mk.oldest = 1;
+			break;
+		case OPT_TAP:
+			role = 't';
 			break;
 		default:
 			opt_other(&o, opt, argv);
@@ -170,12 +212,13 @@ main(int argc, char *argv[])
 		warnx("-c 0 needs -k: an empty channel would be removed at once");
 		tool_usage();
 	}
+	check_tap(&o, role);
 	if (o.action != ACT_RUN)
 		return tool_act(&o, argc, argv);
 
-	tool_open(&o, 'r');
+	tool_open(&o, role);
 	ch.watch_fd = STDOUT_FILENO;
 	take(count);
 	tool_close();
-	return 0;
+	return missed > 0 ? 3 : 0;
 }

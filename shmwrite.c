@@ -11,9 +11,9 @@
 
 static const struct tool shmwrite = {
 	"shmwrite",
-	"usage: shmwrite [-ekvw] [-l | -z] [-m mode] [-n name] [-s size] "
+	"usage: shmwrite [-bekvw] [-l | -z] [-m mode] [-n name] [-s size] "
 	"[-t duration]\n"
-	"                [--any-owner] [message ...]\n"
+	"                [--any-owner] [--lossy] [message ...]\n"
 	"       shmwrite -r [-v] [-n name] [-t duration]\n"
 	"       shmwrite --status [--json] [-n name]\n"
 	"       shmwrite --list [--json | --no-headings] [-n name] [name ...]\n"
@@ -26,7 +26,8 @@ static const struct tool shmwrite = {
 	"\n"
 	"  -l, --lines          each line of standard input is a message\n"
 	"  -w, --wait           return when a reader has taken the message;\n"
-	"                       withdraw it if none began before the timeout\n"
+	"                       withdraw it if none began before the timeout;\n"
+	"                       on a queue channel only\n"
 	"  -z, --null           each NUL-terminated record is a message\n"
 	HELP_COMMON
 	"\n"
@@ -248,6 +249,11 @@ check_options(const struct opts *o, int argc, int delim, int wflag)
 		    wflag ? "-w" : "operands");
 		tool_usage();
 	}
+	if (wflag && o->mk.kind != 0) {
+		warnx("-w cannot be used with %s", opt_given(o, 'b') ? "-b" :
+		    "--lossy");
+		tool_usage();
+	}
 }
 
 int
@@ -264,7 +270,7 @@ main(int argc, char *argv[])
 	int opt, delim = -1, wflag = 0;
 
 	tool_init(&o, &shmwrite, argc, argv);
-	while ((opt = getopt_long(argc, argv, ":ehklm:n:rs:t:Vvwz", longopts,
+	while ((opt = getopt_long(argc, argv, ":behklm:n:rs:t:Vvwz", longopts,
 	    NULL)) != -1) {
 		opt_note(&o, opt);
 		switch (opt) {
@@ -284,6 +290,7 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 	check_options(&o, argc, delim, wflag);
+	o.mk.queue = wflag;
 	if (o.action != ACT_RUN)
 		return tool_act(&o, argc, argv);
 

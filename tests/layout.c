@@ -22,15 +22,21 @@ main(void)
 	FIELD(seq);
 	FIELD(wopen);
 	FIELD(alloc);
+	FIELD(over);
 	FIELD(tail);
 	FIELD(rin);
 	FIELD(abandoned);
 	FIELD(asleep);
+	FIELD(hold);
 	FIELD(name);
 	FIELD(slot);
 	printf("OFF_slot_epoch=%zu\nOFF_slot_pid=%zu\n",
 	    offsetof(struct seg, slot) + offsetof(struct slot, epoch),
 	    offsetof(struct seg, slot) + offsetof(struct slot, pid));
+	printf("SLOT_POS=%zu\nSLOT_CMD=%zu\nCMD_LEN=%d\n",
+	    offsetof(struct slot, pos), offsetof(struct slot, cmd), CMD_LEN);
+	printf("SEG_KEEP=%u\nSEG_BCAST=%u\nSEG_LOSSY=%u\n", SEG_KEEP,
+	    SEG_BCAST, SEG_LOSSY);
 	printf("SLOT_SIZE=%zu\nNSLOT=%d\nHDRSZ=%d\nVERSION=%d\n",
 	    sizeof(struct slot), NSLOT, SEG_HDRSZ, SEG_VERSION);
 	printf("REC_FIRST=%u\nREC_LAST=%u\nREC_ABORT=%u\nREC_SYNC=%u\n"

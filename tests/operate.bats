@@ -45,7 +45,7 @@ says_waiting() { "$SHMREAD" --status -n "$1" | grep -q "reader, waits for $2"; }
 	local k
 	for k in 0 1; do
 		{ printf 'evil\033[31m"\\\n'; head -c 48 /dev/zero; } | head -c 48 |
-			dd of="/dev/shm/shmrw.$c" bs=1 seek=$((OFF_slot + k * SLOT_SIZE + 16)) conv=notrunc 2>/dev/null
+			dd of="/dev/shm/shmrw.$c" bs=1 seek=$((OFF_slot + k * SLOT_SIZE + SLOT_CMD)) conv=notrunc 2>/dev/null
 	done
 	runs "$SHMREAD" --status -n "$c"
 	[[ $status -eq 0 && $output != *$'\033'* ]]
