@@ -3510,6 +3510,8 @@ look_procs(int fd, const struct seg *h, struct ch_info *in)
 		p->pid = (pid_t)atomic_load(&h->slot[s].pid);
 		p->uid = (uid_t)atomic_load(&h->slot[s].uid);
 		p->role = (char)atomic_load(&h->slot[s].role);
+		p->pos = atomic_load(&h->slot[s].pos);
+		p->lagmsgs = -1;
 		memcpy(p->cmd, h->slot[s].cmd, CMD_LEN);
 		p->cmd[CMD_LEN] = '\0';
 		p->bell = -1;
@@ -3570,6 +3572,46 @@ look_queue(int fd, struct seg *h, struct ch_info *in)
 	return r;
 }
 
+/*
+ * What each subscriber and tap has still to read: payload bytes and whole
+ * messages from its position to head, as a reader would deliver them.  A
+ * position that the writer passed (a lossy one, lapped) is shown as what
+ * separates it from head, in ring bytes; one that cannot be, as nothing.
+ */
+static void
+look_lags(int fd, const struct seg *h, struct ch_info *in)
+{
+	struct view *v = malloc(sizeof(*v));
+	uint64_t head = atomic_load(&h->head), over = atomic_load(&h->over);
+	struct ch_proc *p;
+	int i;
+
+	for (i = 0; i < in->procs; i++) {
+		p = &in->proc[i];
+		if (p->role != 's' && p->role != 't')
+			continue;
+		in->subs += p->role == 's';
+		if (p->pos > head || head - p->pos > in->cap) {
+			p->pos = NONE;		/* not yet placed, or garbage */
+			continue;
+		}
+		p->lag = head - p->pos;
+		if (v != NULL && (int64_t)(over - p->pos) <= 0) {
+			v->fd = fd;
+			v->cap = in->cap;
+			v->base = v->have = 0;
+			if (ring_sum(look_hdr, v, p->pos, head, in->cap,
+			    &p->lag, &p->lagmsgs) != 0) {
+				p->lag = head - p->pos;
+				p->lagmsgs = -1;
+			}
+		}
+		if (p->role == 's' && p->lag > in->maxlag)
+			in->maxlag = p->lag;
+	}
+	free(v);
+}
+
 static void
 look_seg(int fd, const char *name, struct ch_info *in)
 {
@@ -3604,6 +3646,7 @@ look_seg(int fd, const char *name, struct ch_info *in)
 	in->cap = o.cap;
 	in->gen = o.gen;
 	in->keep = (o.flags & SEG_KEEP) != 0;
+	in->kind = o.flags & (SEG_BCAST | SEG_LOSSY);
 	in->state = (int)o.state;
 	look_procs(fd, &h, in);
 	in->wholder = look_holder(fd, &h, atomic_load(&h.wtoken));
@@ -3617,8 +3660,9 @@ look_seg(int fd, const char *name, struct ch_info *in)
 	}
 	in->head = atomic_load(&h.head);
 	in->tail = atomic_load(&h.tail);
+	look_lags(fd, &h, in);
 	in->stale = in->state == ST_LIVE && in->procs == 0 && !in->keep &&
-	    in->msgs == 0;
+	    (in->msgs == 0 || (in->kind & SEG_BCAST));
 }
 
 /*
@@ -4470,7 +4514,35 @@ show_bell(int bell)
 static const char *
 show_role(char role)
 {
-	return role == 'w' ? "writer" : role == 'r' ? "reader" : "?";
+	return role == 'w' ? "writer" : role == 'r' ? "reader" : role == 's' ?
+	    "subscriber" : role == 't' ? "tap" : "?";
+}
+
+/* The kind of a channel, as --list and --watch show it. */
+static const char *
+show_kind(const struct ch_info *in)
+{
+	return !(in->kind & SEG_BCAST) ? "queue" : in->kind & SEG_LOSSY ?
+	    "lossy" : "broadcast";
+}
+
+/* Where a subscriber or tap is, and what it has still to read. */
+static const char *
+show_lag(const struct ch_proc *p)
+{
+	static char buf[96];
+
+	if (p->role != 's' && p->role != 't')
+		return "";
+	if (p->pos == NONE)
+		return ", not placed yet";
+	(void)snprintf(buf, sizeof(buf), ", at %llu, lag %llu byte%s",
+	    (unsigned long long)p->pos, (unsigned long long)p->lag,
+	    p->lag == 1 ? "" : "s");
+	if (p->lagmsgs >= 0)
+		(void)snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+		    ", %ld message%s", p->lagmsgs, p->lagmsgs == 1 ? "" : "s");
+	return buf;
 }
 
 /* A token's holder, as --status and --watch show it. */
@@ -4483,6 +4555,23 @@ show_holder(pid_t pid)
 		return pid == 0 ? "free" : pid == -1 ? "handed off" : "gone";
 	(void)snprintf(buf, sizeof(buf), "%d", (int)pid);
 	return buf;
+}
+
+/* A subscriber's or tap's position and lag, as JSON fields. */
+static void
+show_json_lag(const struct ch_proc *p)
+{
+	if ((p->role != 's' && p->role != 't') || p->pos == NONE) {
+		printf("\"position\":null,\"lag_bytes\":null,"
+		    "\"lag_messages\":null,");
+		return;
+	}
+	printf("\"position\":%llu,\"lag_bytes\":%llu,\"lag_messages\":",
+	    (unsigned long long)p->pos, (unsigned long long)p->lag);
+	if (p->lagmsgs >= 0)
+		printf("%ld,", p->lagmsgs);
+	else
+		printf("null,");
 }
 
 /* The processes attached, as JSON objects. */
@@ -4498,10 +4587,12 @@ show_json_procs(const struct ch_info *in)
 		show_escape(in->proc[i].cmd, cmd, sizeof(cmd), 1);
 		b = show_bell(in->proc[i].bell);
 		printf("%s{\"pid\":%d,\"user\":\"%s\",\"uid\":%u,\"role\":"
-		    "\"%s\",\"waits\":%s%s%s,\"command\":\"", i ? "," : "",
+		    "\"%s\",\"waits\":%s%s%s,", i ? "," : "",
 		    (int)in->proc[i].pid, show_owner(in->proc[i].uid),
 		    (unsigned)in->proc[i].uid, show_role(in->proc[i].role),
 		    b ? "\"" : "", b ? b : "null", b ? "\"" : "");
+		show_json_lag(&in->proc[i]);
+		printf("\"command\":\"");
 		show_json_str(cmd);
 		printf("\"}");
 	}
@@ -4526,21 +4617,32 @@ show_json(const char *shown, const struct ch_info *in, int pids)
 	if (in->damage != NULL)
 		show_json_field("damage", in->damage, 1);
 	if (!in->readable || in->state < 0)
-		printf(",\"size\":null,\"queued\":null,\"messages\":null,"
-		    "\"procs\":null,\"kept\":null");
+		printf(",\"kind\":null,\"lossy\":null,\"size\":null,"
+		    "\"queued\":null,\"messages\":null,\"procs\":null,"
+		    "\"subscriber_count\":null,\"max_lag\":null,\"kept\":null");
 	else
-		printf(",\"size\":%llu,\"queued\":%llu,\"messages\":%ld,"
-		    "\"procs\":%d,\"kept\":%s", (unsigned long long)in->cap,
-		    (unsigned long long)in->bytes, in->msgs, in->procs,
-		    in->keep ? "true" : "false");
+		printf(",\"kind\":\"%s\",\"lossy\":%s,\"size\":%llu,"
+		    "\"queued\":%llu,\"messages\":%ld,\"procs\":%d,"
+		    "\"subscriber_count\":%d,\"max_lag\":%llu,\"kept\":%s",
+		    in->kind & SEG_BCAST ? "broadcast" : "queue",
+		    in->kind & SEG_LOSSY ? "true" : "false",
+		    (unsigned long long)in->cap, (unsigned long long)in->bytes,
+		    in->msgs, in->procs, in->subs,
+		    (unsigned long long)in->maxlag, in->keep ? "true" : "false");
 	if (pids && in->readable && in->state >= 0) {
 		printf(",\"last_message\":%u", (unsigned)in->seq);
 		printf(",\"write_token\":\"%s\"", show_holder(in->wholder));
-		printf(",\"read_token\":\"%s\"", show_holder(in->rholder));
+		if (!(in->kind & SEG_BCAST))
+			printf(",\"read_token\":\"%s\"",
+			    show_holder(in->rholder));
 		printf(",\"writers\":[");
 		show_pids(in, 'w', 1);
 		printf("],\"readers\":[");
 		show_pids(in, 'r', 1);
+		printf("],\"subscribers\":[");
+		show_pids(in, 's', 1);
+		printf("],\"taps\":[");
+		show_pids(in, 't', 1);
 		printf("]");
 		show_json_procs(in);
 	}
@@ -4558,24 +4660,30 @@ show_status_text(const char *name, const struct ch_info *in)
 	for (i = 0; i < NBELL; i++)
 		printf(" " SHM_DIR "sem." NAME_PREFIX "%s.%08x.%c", name,
 		    (unsigned)in->gen, BELL_LETTERS[i]);
-	printf("\nowner: %s (uid %u)\nmode: %04o\ncapacity: %llu\nkept: %s\n"
-	    "state: %s\nqueued: %llu byte%s, %ld message%s\nwriters:",
+	printf("\nowner: %s (uid %u)\nmode: %04o\ncapacity: %llu\nkind: %s%s\n"
+	    "kept: %s\nstate: %s\nqueued: %llu byte%s, %ld message%s\nwriters:",
 	    show_owner(in->uid), (unsigned)in->uid, (unsigned)in->mode,
-	    (unsigned long long)in->cap, in->keep ? "yes" : "no",
-	    show_state(in), (unsigned long long)in->bytes,
-	    in->bytes == 1 ? "" : "s", in->msgs, in->msgs == 1 ? "" : "s");
+	    (unsigned long long)in->cap, in->kind & SEG_BCAST ? "broadcast" :
+	    "queue", in->kind & SEG_LOSSY ? ", lossy" : "",
+	    in->keep ? "yes" : "no", show_state(in),
+	    (unsigned long long)in->bytes, in->bytes == 1 ? "" : "s", in->msgs,
+	    in->msgs == 1 ? "" : "s");
 	show_pids(in, 'w', 0);
-	printf("\nreaders:");
-	show_pids(in, 'r', 0);
+	printf("\n%s:", in->kind & SEG_BCAST ? "subscribers" : "readers");
+	show_pids(in, in->kind & SEG_BCAST ? 's' : 'r', 0);
+	printf("\ntaps:");
+	show_pids(in, 't', 0);
 	printf("\nlast message: %u\n", (unsigned)in->seq);
 	printf("write token: %s\n", show_holder(in->wholder));
-	printf("read token: %s\n", show_holder(in->rholder));
+	if (!(in->kind & SEG_BCAST))
+		printf("read token: %s\n", show_holder(in->rholder));
 	for (i = 0; i < in->procs; i++) {
 		show_escape(in->proc[i].cmd, cmd, sizeof(cmd), 1);
 		b = show_bell(in->proc[i].bell);
-		printf("process: %d %s %s, %s%s: %s\n", (int)in->proc[i].pid,
+		printf("process: %d %s %s, %s%s%s: %s\n", (int)in->proc[i].pid,
 		    show_owner(in->proc[i].uid), show_role(in->proc[i].role),
-		    b ? "waits for " : "busy", b ? b : "", cmd);
+		    b ? "waits for " : "busy", b ? b : "",
+		    show_lag(&in->proc[i]), cmd);
 	}
 }
 
@@ -4639,10 +4747,10 @@ list_cmp(const void *a, const void *b)
 	    ((const struct row *)b)->name);
 }
 
-#define NCOL	9
-static const char *const col_head[NCOL] = { "NAME", "OWNER", "MODE", "SIZE",
-	"QUEUED", "MESSAGES", "PROCS", "KEPT", "STATE" };
-static const char col_left[NCOL] = { 1, 1, 0, 0, 0, 0, 0, 1, 1 };
+#define NCOL	12
+static const char *const col_head[NCOL] = { "NAME", "KIND", "OWNER", "MODE",
+	"SIZE", "QUEUED", "MESSAGES", "PROCS", "SUBS", "LAG", "KEPT", "STATE" };
+static const char col_left[NCOL] = { 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1 };
 
 static void
 list_cells(const struct row *r, char cell[NCOL][32])
@@ -4650,19 +4758,25 @@ list_cells(const struct row *r, char cell[NCOL][32])
 	const struct ch_info *in = &r->in;
 	int known = in->readable && in->state >= 0 && in->cap > 0, i;
 
-	(void)snprintf(cell[1], 32, "%s", show_owner(in->uid));
-	(void)snprintf(cell[2], 32, "%04o", (unsigned)in->mode);
-	(void)snprintf(cell[8], 32, "%s", show_state(in));
-	for (i = 3; i < 8; i++)		/* unknown, or no such thing */
+	for (i = 1; i < NCOL - 1; i++)	/* unknown, or no such thing */
 		(void)snprintf(cell[i], 32, "%s", in->damage == NULL &&
 		    !in->readable ? "?" : "-");
+	(void)snprintf(cell[2], 32, "%s", show_owner(in->uid));
+	(void)snprintf(cell[3], 32, "%04o", (unsigned)in->mode);
+	(void)snprintf(cell[11], 32, "%s", show_state(in));
 	if (!known)
 		return;
-	(void)snprintf(cell[3], 32, "%s", show_size(in->cap));
-	(void)snprintf(cell[4], 32, "%llu", (unsigned long long)in->bytes);
-	(void)snprintf(cell[5], 32, "%ld", in->msgs);
-	(void)snprintf(cell[6], 32, "%d", in->procs);
-	(void)snprintf(cell[7], 32, "%s", in->keep ? "yes" : "no");
+	(void)snprintf(cell[1], 32, "%s", show_kind(in));
+	(void)snprintf(cell[4], 32, "%s", show_size(in->cap));
+	(void)snprintf(cell[5], 32, "%llu", (unsigned long long)in->bytes);
+	(void)snprintf(cell[6], 32, "%ld", in->msgs);
+	(void)snprintf(cell[7], 32, "%d", in->procs);
+	if (in->kind & SEG_BCAST) {
+		(void)snprintf(cell[8], 32, "%d", in->subs);
+		(void)snprintf(cell[9], 32, "%llu",
+		    (unsigned long long)in->maxlag);
+	}
+	(void)snprintf(cell[10], 32, "%s", in->keep ? "yes" : "no");
 }
 
 /* Aligned like lsipc(1): text to the left, numbers to the right. */
@@ -4916,9 +5030,11 @@ watch_one(const struct row *r, int64_t now)
 	const char *b;
 	int i;
 
-	printf("%s  %s %04o %s %s\n", r->shown, show_owner(in->uid),
-	    (unsigned)in->mode, in->readable && in->state >= 0 && in->cap > 0 ?
-	    show_size(in->cap) : "-", show_state(in));
+	printf("%s  %s %s %04o %s %s\n", r->shown, in->readable &&
+	    in->state >= 0 && in->cap > 0 ? show_kind(in) : "-",
+	    show_owner(in->uid), (unsigned)in->mode, in->readable &&
+	    in->state >= 0 && in->cap > 0 ? show_size(in->cap) : "-",
+	    show_state(in));
 	if (!in->readable || in->state < 0 || in->cap == 0) {
 		if (in->damage != NULL)
 			printf("  %s\n", in->damage);
@@ -4931,14 +5047,19 @@ watch_one(const struct row *r, int64_t now)
 	    (unsigned long long)in->head, (unsigned long long)in->tail,
 	    (unsigned)in->seq);
 	printf("  write token %s", show_holder(in->wholder));
-	printf(", read token %s\n", show_holder(in->rholder));
+	if (in->kind & SEG_BCAST)
+		printf(", %d subscriber%s\n", in->subs, in->subs == 1 ? "" : "s");
+	else
+		printf(", read token %s\n", show_holder(in->rholder));
 	watch_rates(r->name, in, now);
 	for (i = 0; i < in->procs; i++) {
 		show_escape(in->proc[i].cmd, cmd, sizeof(cmd), 1);
 		b = show_bell(in->proc[i].bell);
-		printf("  %7d %-8.8s %-6s %-16.16s %.36s\n",
+		printf("  %7d %-8.8s %-10s %-16.16s %.32s\n",
 		    (int)in->proc[i].pid, show_owner(in->proc[i].uid),
 		    show_role(in->proc[i].role), b ? b : "busy", cmd);
+		if (in->proc[i].role == 's' || in->proc[i].role == 't')
+			printf("  %7s %s\n", "", show_lag(&in->proc[i]) + 2);
 	}
 }
 
