@@ -29,7 +29,8 @@
  * THE SEGMENT is one header page (struct seg) and a ring of cap bytes, a
  * power of two from 4K to 1G.  head and tail count the bytes ever
  * published and ever consumed; position p lives at ring[p & (cap - 1)],
- * and head - tail bytes are queued.  A writer never lets head - tail pass
+ * and head - tail bytes are queued (held, on a broadcast channel, which
+ * nobody consumes: see BROADCAST).  A writer never lets head - tail pass
  * cap - RECSZ: the last RECSZ bytes stay free so that an ABORT record can
  * always be written (see CRASHES).  The ring's pages are allocated as the
  * writers first get to them, ALLOC_STEP at a time, with posix_fallocate(3),
@@ -63,19 +64,23 @@
  *     consumed, by one store to tail, so that a failed write loses
  *     nothing.  A stream is written out and consumed as it comes; its
  *     number is kept in rin meanwhile.
+ *  3. On a broadcast channel each reader reads from a position of its
+ *     own, and nothing is consumed (see BROADCAST).
  *
  * WHO WRITES WHAT.  The creator writes the identity fields - magic,
  * version, gen, cap, flags and name - before the state becomes LIVE;
  * nobody writes them afterwards.  Only the wtoken holder writes head, seq,
- * wopen, alloc and the ring beyond head.  Only the rtoken holder writes
- * tail and rin.  Readers write abandoned, and so does the writer that
- * hands a number out again (see STREAMS).  A writer waiting with -w
- * changes the header word of its own SYNC record, and to withdraw one
- * already TAKEN it takes rtoken for a moment (see RECORDS); a reader
- * changes the header word of a SYNC record it takes.  The holder of the
- * name lock writes state and namepid (see STATES).  Each process writes
- * its own slot and its own bits in asleep[]; the bits a dead process left
- * are cleared by whoever finds them (see SLOTS AND LIVENESS).
+ * wopen, alloc, over and the ring beyond head, and on a broadcast channel
+ * tail.  Only the rtoken holder writes a queue's tail and rin.  Readers
+ * write abandoned, and so does the writer that hands a number out again
+ * (see STREAMS).  A writer waiting with -w changes the header word of
+ * its own SYNC record, and to withdraw one already TAKEN it takes rtoken
+ * for a moment (see RECORDS); a reader changes the header word of a SYNC
+ * record it takes.  The holder of the name lock writes state and namepid
+ * (see STATES).  Each process writes
+ * its own slot - a subscriber's or a tap's position too - and its own
+ * bits in asleep[] and hold[]; the bits a dead process left are cleared
+ * by whoever finds them (see SLOTS AND LIVENESS).
  *
  * PUBLICATION, each store paired by name with the load that it serves:
  *  [W1] the writer's store-release of head, after the records below it,
@@ -96,6 +101,19 @@
  *       setting abandoned rings none: its writer sees it when it next
  *       publishes, or after a slice.  No system call is made when nobody
  *       sleeps.
+ *  [R3] a subscriber's store-release of its position, after it wrote out
+ *       the bytes below it, pairs with [W3], the writer's load-acquire of
+ *       the positions before it overwrites them, as [R2] with [W2].
+ *  [P1] the fence a broadcast writer issues after publishing head, and
+ *       after moving over, before it looks at the positions, pairs with
+ *       [P2], the fence a subscriber issues after storing its position,
+ *       before it looks at head (or over) again: either the writer sees
+ *       the position, or the subscriber sees what the writer had done.
+ *  [L1] the writer's store-release of over, then a fence, before it
+ *       writes anything that overwrites the bytes below over, pairs with
+ *       [L2], the fence a lossy reader issues after it copied bytes out of
+ *       the ring, before it loads over: if over has not passed the start
+ *       of the copy, nothing in it was overwritten, as in a seqlock.
  *
  * SLOTS AND LIVENESS.  A process attached to a channel holds slot i: an
  * open file description lock (F_OFD_SETLK) on byte LK_SLOT + i of the
@@ -152,7 +170,8 @@
  *             bells and attaches; then LIVE, and it drops the lock.
  *   LIVE      in use.
  *   DYING     the last process to leave, holding the name lock, checks
- *             that nobody else is attached and nothing is queued, and sets
+ *             that nobody else is attached and nothing is queued (what a
+ *             broadcast channel holds counts for nothing), and sets
  *             DYING; then it probes every slot lock again, and either sets
  *             REMOVED and unlinks the five objects, or finds someone and
  *             goes back to LIVE.  A process attaches by taking its slot
@@ -179,6 +198,54 @@
  * FIRST, or a FIRST whose number is rin - and skips it.  A writer clears
  * abandoned when it hands that number out again, 2^32 messages later.
  *
+ * BROADCAST.  A channel made with -b (flags BCAST) has no takers.  Each
+ * of its readers, a subscriber, reads from its own position, pos in its
+ * slot, up to head, what every other subscriber reads too; it takes no
+ * token and writes neither TAKEN, rin nor abandoned.  Nothing is
+ * consumed: tail is the writer's, the oldest record not yet overwritten,
+ * and what lies from tail to head is held, for whoever is behind and for
+ * --from-oldest; it keeps nobody waiting and no channel in being.
+ *  - A subscriber that the writer waits for (BCAST without LOSSY) sets
+ *    its bit in hold[] and stores its position, head as it saw it, then
+ *    looks at head again [P2], until the two agree.  From then on it gets
+ *    every message whose FIRST record is at or after its position, in
+ *    order, each whole, a stream as it comes; the rest of a stream it met
+ *    in the middle is skipped.  After writing out it stores its position
+ *    [R3] and rings SPACE.  With --from-oldest it starts at over, the
+ *    oldest record held, and looks at over again instead of head.
+ *  - The writer, short of room, looks at the positions in hold[] [P1]
+ *    [W3], and moves tail over whole records, never past the oldest of
+ *    them nor past head: with nobody to wait for, it never waits, and the
+ *    oldest records are overwritten.  It moves tail a little further than
+ *    it needs (cap / 8), so that this is seldom done.  It stores over as
+ *    tail, before it writes anything that overwrites what is below [L1],
+ *    then looks at the positions once more [P1], for a subscriber that
+ *    took the oldest record as its start meanwhile, and does not write
+ *    past what that one has not read.  Short of room still, it waits on
+ *    SPACE.  A position is untrusted input: one above head, more than a
+ *    ring below it, or not 8-aligned is not believed; so a hostile one
+ *    never makes the writer write outside the room it has, and a bit in
+ *    hold[] whose slot's lock is free is cleared once the writer is late
+ *    (slot_reap()).  So a subscriber that dies holds the writer back for
+ *    a slice or two; one that is stopped holds it back for as long as it
+ *    is stopped, as a stopped reader of tee(1) holds tee.
+ *  - A lossy subscriber (every subscriber of a channel made with --lossy:
+ *    flags LOSSY) and a tap (shmread --tap, on either kind) hold nobody
+ *    back: they set no bit in hold[], and the writer may overwrite what
+ *    they have not read yet.  So they copy what they read out of the ring
+ *    and keep the copy only if over, loaded after the copy [L2], has not
+ *    passed its start; else, and whenever over has passed their position,
+ *    they were lapped.  They start again at over, at its next FIRST; a
+ *    stream they were writing out ends there, cut short; and the message
+ *    numbers between the last one they saw and the next one they deliver
+ *    are what they missed, told to the tool.  Nothing torn is delivered.
+ *    The count is exact from the first message a reader sees; before, it
+ *    counts from seq as it was when the reader took its place, and a
+ *    writer may have built messages numbered below that but published
+ *    them after.  On a queue, over is the tail the writer last looked at:
+ *    a tap shows what readers take, as long as it is not overwritten.
+ *  - Leaving, a subscriber clears its bit in hold[] and rings SPACE.
+ *
  * CRASHES: what a dead process leaves, and who repairs it.
  *  - A creator: BUILDING with the name lock free.  The next process to
  *    open the name takes the lock and unlinks what was made; one that may
@@ -202,6 +269,10 @@
  *  - A remover: DYING or REMOVED with the name lock free.  The next
  *    process takes the lock, and removes the channel or takes it back.
  *  - A -w writer: its SYNC message stays and is delivered as any other.
+ *  - A subscriber: its bit in hold[], cleared by the writer once it is
+ *    late (see BROADCAST), or by the next owner of its slot.
+ *  - A broadcast writer that moved tail but not over: the next writer
+ *    stores over as tail before it writes.
  * So a process killed at any point holds up the others for about a second
  * at most: a few slices.  A process that is stopped (SIGSTOP) holds what it
  * holds - a token, a stream, the name lock - for as long as it is stopped,
@@ -211,9 +282,11 @@
  * it.  Every object is judged by one validator, obj_inspect(), from the
  * descriptor opened: type, links, owner, mode, size and header; cap
  * against the size.  Every index, token and record header is copied to a
- * local and checked before it is used; alloc is believed only as far as
- * the object's blocks go; a run of small messages is consumed by
- * the lengths the reader took, not read again.  --status and --list open
+ * local and checked before it is used, a subscriber's position too;
+ * alloc is believed only as far as the object's blocks go; a run of
+ * small messages is consumed by the lengths the reader took, not read
+ * again; a lossy reader reads only within the ring, and a copy that does
+ * not add up is judged by over first.  --status and --list open
  * without blocking and only read the segment, with pread(2), so a hostile
  * one cannot crash or hang them; names found in /dev/shm pass the same
  * rules as -n.
@@ -2244,7 +2317,7 @@ w_grow(struct chan *c)
 static void
 w_overwrite(struct chan *c, uint64_t tail)
 {
-	atomic_store_explicit(&c->seg->over, tail, memory_order_relaxed);
+	atomic_store_explicit(&c->seg->over, tail, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);	/* [L1] */
 }
 
