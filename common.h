@@ -2816,7 +2816,7 @@ ch_wbegin(struct chan *c)
 	w->tail = w->btail = atomic_load(&c->seg->over);
 	/* below a full allocation, nothing was ever written past alloc */
 	if (w->pos % 8 != 0 || (w->alloc < c->cap && w->pos >= w->alloc) ||
-	    (st = w_begin_tail(c)) != CH_OK)
+	    w_begin_tail(c) != CH_OK)
 		return e_corrupt(c);
 	if (!over || (dead = atomic_load(&c->seg->wopen)) == 0)
 		return CH_OK;
@@ -3353,13 +3353,13 @@ static int
 r_fill_lossy(struct chan *c, struct ch_batch *b, long want)
 {
 	struct ch_reader was;
-	long missed;
+	long gone;
 	int st, broken = c->broken;
 
 	if ((st = r_lap(c, b)) != CH_OK)
 		return st;
 	was = c->r;
-	missed = b->missed;
+	gone = b->missed;
 	st = r_fill(c, b, want);
 	INJECT("lossy.copied");
 	atomic_thread_fence(memory_order_acquire);	/* [L2] */
@@ -3369,7 +3369,7 @@ r_fill_lossy(struct chan *c, struct ch_batch *b, long want)
 	b->niov = b->ncut = b->nrec = b->nrun = 0;
 	b->bytes = b->staged = b->ncopy = 0;
 	b->aborted = 0;
-	b->missed = missed;
+	b->missed = gone;
 	c->r = was;
 	c->broken = broken;
 	return r_lap(c, b);
