@@ -2514,6 +2514,7 @@ w_make_room(struct chan *c, size_t min)
 	if ((st = w_publish(c)) != CH_OK)
 		return st;
 	return bell_await(c, BELL_SPACE, w_space_ready, &min, 0, t_deadline(c),
+	    c->flags & SEG_BCAST ? "room: the slowest subscriber to read on" :
 	    "room in the ring");
 }
 
