@@ -3371,6 +3371,7 @@ r_fill_lossy(struct chan *c, struct ch_batch *b, long want)
 	b->bytes = b->staged = b->ncopy = 0;
 	b->aborted = 0;
 	b->missed = gone;
+	b->last = 0;
 	c->r = was;
 	c->broken = broken;
 	return r_lap(c, b);
