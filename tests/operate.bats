@@ -62,7 +62,7 @@ says_waiting() { "$SHMREAD" --status -n "$1" | grep -q "reader, waits for $2"; }
 	shmw -n "$a" x
 	shmw -n "$b" y
 	runs "$SHMREAD" --list --no-headings "$a"
-	expect 0 "$a $(id -un) 0600 1M 2 1 0 no live" ""
+	expect 0 "$a queue $(id -un) 0600 1M 2 1 0 - - no live" ""
 	runs "$SHMREAD" --list --no-headings -n "$b"
 	[[ $status -eq 0 && ${#lines[@]} -eq 1 && ${lines[0]} == "$b "* ]]
 	runs "$SHMREAD" --list --no-headings "$(chan_prefix)*"
@@ -198,7 +198,7 @@ has_frames() { (($(frames "$1") >= $2)); }
 		wait_until has_frames "$T/watch" 3
 		kill_wait "$sig" "$w" 0
 		[[ ! -s $T/werr ]]
-		grep -qE "^$c  $(id -un) 0600 1M live$" "$T/watch"
+		grep -qE "^$c  queue $(id -un) 0600 1M live$" "$T/watch"
 		grep -qE "^ +$r $(id -un) +reader data +shmread -f -n $c$" "$T/watch"
 		grep -q "read token $r" "$T/watch"
 		grep -qE '^  \[[#. ]{50}\] [0-9]+ of 1M in use$' "$T/watch"
