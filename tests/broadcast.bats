@@ -28,8 +28,8 @@ subscribers() {
 # squeeze TEXT: TEXT with each run of blanks one space
 squeeze() { tr -s ' ' <<<"$1"; }
 
-# whole_lines FILE PATTERN: every line of FILE matches PATTERN (an ERE) whole
-whole_lines() { ! grep -Evx -- "$2" "$1"; }
+# all_match FILE PATTERN: every line of FILE matches PATTERN (an ERE) whole
+all_match() { ! grep -Evx -- "$2" "$1"; }
 
 @test "three subscribers each get every line of 20,000 and every byte of a 30 MB stream through a 64 KiB ring" {
 	local c s k
@@ -211,7 +211,7 @@ tap_lapped_in_copy() {
 	runs shmw -n "$c" "last-$x"
 	expect 0 "" ""
 	expect_exit "$t" 3
-	whole_lines "$T/t.out" "(first|[0-9]+|last)-$x"
+	all_match "$T/t.out" "(first|[0-9]+|last)-$x"
 	[[ $(head -1 "$T/t.out") == "first-$x" && $(tail -1 "$T/t.out") == "last-$x" ]]
 	grep -qx "shmread: $c: missed [0-9]* messages" "$T/t.err"
 	[[ $(wc -l <"$T/t.err") -eq 1 ]]
