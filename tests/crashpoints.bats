@@ -21,7 +21,16 @@
 #             and, alone, removes the channel;
 #   remove    -r removes a kept, empty channel;
 #   look      --status looks at it;
-#   prune     --prune removes a channel whose only reader was killed.
+#   prune     --prune removes a channel whose only reader was killed;
+#   bcast     a subscriber (-c 200) makes a broadcast channel (-b -s 4K); a
+#             -l writer sends 200 lines (11 KB: it overwrites the oldest,
+#             as far as the subscriber lets it);
+#   lossy     a lossy subscriber (-c 200) makes a lossy channel of 64K (it
+#             is never lapped) and a tap comes; a -l writer sends 200
+#             lines: both get them all, the same.
+#   A broadcast writer killed: another sends 200 more, so that its
+#   subscribers take their count.  A subscriber killed never holds the
+#   writer back for long.
 # After each run:
 # - the others have ended, or gone on, within a second or two, with the
 #   statuses README.md promises: a stream whose writer died ends in "message
@@ -49,16 +58,18 @@ LIMIT=2 # seconds (x TMULT) the others may be held up by a death, at most
 BELL_WRITERS=1 BELL_DATA=2 BELL_SPACE=3
 
 # The roles, the scene each plays in, and what the output calls them.
-ROLES=(C S L W T I SW X SR LO RM Q P)
+ROLES=(C S L W T I SW X SR LO RM Q P BS BW LS LT LW)
 declare -gA SCENE=([C]=create [S]=sleep [L]=sleep [W]=wait [T]=wait
 	[I]=withdraw [SW]=stream [X]=stream [SR]=stream [LO]=last [RM]=remove
-	[Q]=look [P]=prune)
+	[Q]=look [P]=prune [BS]=bcast [BW]=bcast [LS]=lossy [LT]=lossy
+	[LW]=lossy)
 declare -gA WHO=([C]="the creator" [S]="the sleeping reader"
 	[L]="the -l writer" [W]="the -w writer" [T]="the -w writer's taker"
 	[I]="the interrupted -w writer" [SW]="the stream writer"
 	[X]="the writer waiting for the token" [SR]="the stream reader"
 	[LO]="the last one out" [RM]="the remover" [Q]="--status"
-	[P]="--prune")
+	[P]="--prune" [BS]="the subscriber" [BW]="the broadcast writer"
+	[LS]="the lossy subscriber" [LT]="the tap" [LW]="the lossy channel's writer")
 # Killed, these may have written out what stays queued: at least once.
 READER_ROLES=" S T SR LO "
 
@@ -467,6 +478,79 @@ scene_remove() {
 	esac
 }
 
+# maybe ID N: messages ID-1..N may arrive, a prefix of them (their only
+# subscriber was killed)
+maybe() {
+	local k
+	for ((k = 1; k <= $2; k++)); do
+		echo "$1 $k may prefix"
+	done >>"$D.expected"
+}
+
+# waits_data ROLE: ROLE has attached and sleeps for data (--status says
+# so: a dead process's bit in asleep[] does not), or it ended
+waits_data() {
+	ended "${PID[$1]}" ||
+		status_of "$c" | grep -q "^process: ${PID[$1]} [^ ]* [a-z]*, waits for data"
+}
+
+# bcast_rest WRITER ROLE ID SEED ARGS...: if WRITER was killed, ROLE sends
+# 200 more (ID), which may arrive, so that the subscribers end
+bcast_rest() {
+	died "$1" || return 0
+	gen_msgs "$3" 200 "$4" >"$T/$3.in"
+	start "$2" "$T/$3.in" /dev/null shmwrite "${@:5}" -l -n "$c"
+	ends "$2" 0 || return
+	maybe "$3" 200
+}
+
+# A subscriber makes a broadcast channel of 4K and takes 200 messages; a
+# -l writer sends 200 lines, 11 KB: it overwrites the ring, as far as the
+# subscriber lets it.  The subscriber killed: what it took is a prefix,
+# and the writer goes on.
+scene_bcast() {
+	start BS /dev/null "$D.BS.out" shmread -b -s 4K -c 200 -n "$c"
+	POOL+=("$D.BS.out")
+	within "$LIMIT" waits_data BS || return
+	start BW "$T/b1.in" /dev/null shmwrite -b -s 4K -l -n "$c"
+	ends BW 0 || return
+	bcast_rest BW BW2 b2 24 -b -s 4K || return
+	ends BS 0 || return
+	if died BS; then
+		maybe b1 200
+	else
+		sent b1 200 BW
+	fi
+	drain
+}
+
+# A lossy subscriber makes a lossy channel of 64K, a tap comes, and both
+# take 200 messages; a -l writer sends 200 lines, which never lap them:
+# both get all, the same.  (The subscriber killed before the channel was
+# LIVE: the tap makes a queue, and taps it; the drain takes them.)
+scene_lossy() {
+	local kind
+	start LS /dev/null "$D.LS.out" shmread --lossy -s 64K -c 200 -n "$c"
+	within "$LIMIT" waits_data LS || return
+	start LT /dev/null "$D.LT.out" shmread --tap -c 200 -n "$c"
+	within "$LIMIT" waits_data LT || return
+	kind=$(field "$c" kind)
+	start LW "$T/m1.in" /dev/null shmwrite -l -n "$c"
+	ends LW 0 || return
+	bcast_rest LW LW2 m2 25 || return
+	ends LS 0 || return
+	ends LT 0 || return
+	if died LS; then
+		# a queue's messages are the drain's: the tap only looked
+		[[ $kind == queue ]] || POOL+=("$D.LT.out")
+	else
+		POOL+=("$D.LS.out")
+		died LT || cmp -s "$D.LS.out" "$D.LT.out" || bad "the tap got other than the subscriber" || return
+	fi
+	sent m1 200 LW
+	drain
+}
+
 # One run: KR killed at KP in its scene; then the name works at once, and
 # nothing is left; what readers took adds up.
 run_one() {
@@ -478,7 +562,15 @@ run_one() {
 	: >"$D.expected"
 	"scene_${SCENE[$KR]}" || return
 	# after a death (a plain run has shown it already), the name works
-	if ((DIED)); then
+	if ((DIED)) && [[ ${SCENE[$KR]} == bcast || ${SCENE[$KR]} == lossy ]]; then
+		# it may be a broadcast channel still: the reader comes first
+		start fr /dev/null "$D.fr.out" shmread -t 2 -n "$c"
+		within "$LIMIT" waits_data fr || return
+		start fw /dev/null /dev/null shmwrite -t 2 -n "$c" fresh
+		ends fw 0 || return
+		ends fr 0 || return
+		[[ $(<"$D.fr.out") == fresh ]] || bad "the fresh reader took [$(head -c 100 "$D.fr.out")]" || return
+	elif ((DIED)); then
 		start fw /dev/null /dev/null shmwrite -t 2 -n "$c" fresh
 		ends fw 0 || return
 		start fr /dev/null "$D.fr.out" shmread -t 2 -n "$c"
@@ -511,6 +603,8 @@ run_one() {
 	PART1=$(gen_msgs p1 30 21) PART2=$(gen_msgs p2 30 22)
 	gen_msgs l1 3 18 >"$T/l.in"
 	gen_msgs r1 3 19 >"$T/r.in"
+	gen_msgs b1 200 23 >"$T/b1.in"
+	gen_msgs m1 200 26 >"$T/m1.in"
 	head -c $((200 * 1024)) /dev/urandom >"$T/stream"
 	mapfile -t pts < <(points)
 	((${#pts[@]} >= 20)) || { echo "only ${#pts[@]} injection points found"; return 1; }

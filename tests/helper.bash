@@ -392,3 +392,27 @@ asleep_on() {
 	w=$(od -An -tx8 -v -j $((OFF_asleep + $2 * NSLOT / 8)) -N $((NSLOT / 8)) "/dev/shm/shmrw.$1" | tr -d ' \n0')
 	[[ -n $w ]]
 }
+
+# --- broadcast channels -----------------------------------------------------
+
+# waiting NAME ROLE N: N processes of ROLE (subscriber, tap, reader...)
+# sleep for data on NAME, as --status tells: a subscriber or tap has
+# stored its position by then
+nwaiting() { status_of "$1" | grep -c "^process: [0-9]* [^ ]* $2, waits for data"; }
+waiting() { [[ $(nwaiting "$1" "$2") -eq $3 ]]; }
+wait_waiting() { wait_until waiting "$@"; }
+
+# slot_of NAME PID: the slot that PID holds in NAME
+# shellcheck disable=SC2154 # OFF_slot, SLOT_SIZE: from tests/layout
+slot_of() {
+	local i=0 p
+	while read -r p; do
+		[[ $p == "$2" ]] && { echo "$i"; return 0; }
+		i=$((i + 1))
+	done < <(od -An -td4 -v -w"$SLOT_SIZE" -j "$((OFF_slot + 4))" -N $((NSLOT * SLOT_SIZE)) \
+		"/dev/shm/shmrw.$1" | awk '{ print $1 }')
+	return 1
+}
+
+# u64 NAME OFFSET: the 64-bit word at OFFSET of the segment of NAME
+u64() { od -An -tu8 -j "$2" -N 8 "/dev/shm/shmrw.$1" | tr -d ' '; }

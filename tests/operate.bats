@@ -62,7 +62,7 @@ says_waiting() { "$SHMREAD" --status -n "$1" | grep -q "reader, waits for $2"; }
 	shmw -n "$a" x
 	shmw -n "$b" y
 	runs "$SHMREAD" --list --no-headings "$a"
-	expect 0 "$a $(id -un) 0600 1M 2 1 0 no live" ""
+	expect 0 "$a queue $(id -un) 0600 1M 2 1 0 - - no live" ""
 	runs "$SHMREAD" --list --no-headings -n "$b"
 	[[ $status -eq 0 && ${#lines[@]} -eq 1 && ${lines[0]} == "$b "* ]]
 	runs "$SHMREAD" --list --no-headings "$(chan_prefix)*"
@@ -187,7 +187,7 @@ frames() { grep -c -- "--watch: " "$1"; }
 has_frames() { (($(frames "$1") >= $2)); }
 
 @test "--watch without a terminal: a frame per refresh, the channel and its processes; ends 0 on SIGTERM and SIGINT" {
-	local c r w sig
+	local c r w sig l
 	c=$(chan)
 	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -f -n "$c"
 	r=$BGPID
@@ -198,8 +198,10 @@ has_frames() { (($(frames "$1") >= $2)); }
 		wait_until has_frames "$T/watch" 3
 		kill_wait "$sig" "$w" 0
 		[[ ! -s $T/werr ]]
-		grep -qE "^$c  $(id -un) 0600 1M live$" "$T/watch"
-		grep -qE "^ +$r $(id -un) +reader data +shmread -f -n $c$" "$T/watch"
+		grep -qE "^$c  queue $(id -un) 0600 1M live$" "$T/watch"
+		# the command, cut to fit 80 columns: a prefix of it
+		l=$(grep -E "^ +$r $(id -un) +reader +data +shmread -f -n " "$T/watch" | sed -n '1s/.* shmread -f -n //p')
+		[[ -n $l && $c == "$l"* ]]
 		grep -q "read token $r" "$T/watch"
 		grep -qE '^  \[[#. ]{50}\] [0-9]+ of 1M in use$' "$T/watch"
 		(($(awk '{ if (length($0) > 80) n++ } END { print n + 0 }' "$T/watch") == 0))
@@ -253,7 +255,7 @@ has_frames() { (($(frames "$1") >= $2)); }
 		bg /dev/null "$T/watch" "$T/werr" "$SHMREAD" --watch=0.05 -n "$c"
 		wait_until has_frames "$T/watch" 2
 		kill_wait TERM "$BGPID" 0
-		grep -qE "^$c  $(id -un) 0600 - building$" "$T/watch"
+		grep -qE "^$c  - $(id -un) 0600 - building$" "$T/watch"
 		[[ ! -s $T/werr ]]
 		runs "$SHMREAD" --list --no-headings "$c"
 		[[ $status -eq 0 && $output == "$c "*" building" ]]

@@ -4,7 +4,10 @@
 # messages and streams, every byte checked, under ThreadSanitizer, and it
 # sees no data race: the reader reads only what [W1]/[R1] published to it,
 # and the writer overwrites only what [R2]/[W2] gave back.  Weaken any of
-# the four to relaxed, and ThreadSanitizer reports the race.
+# the four to relaxed, and ThreadSanitizer reports the race.  Then a
+# writer and two subscribers of a broadcast channel (the default policy:
+# the writer waits for both) do the same: the writer overwrites only what
+# both positions gave back ([R3]/[W3]; weaken [R3], and it reports that).
 
 # shellcheck disable=SC2154 # status, output, stderr: from bats' run
 

@@ -236,7 +236,7 @@ race() {
 		expect 1 "" "shmwrite: $c: not a channel"
 		runs "$SHMREAD" --status -n "$c"
 		expect 1 "" "shmread: $c: not a channel"
-		"$SHMREAD" --list | grep -E "^$c +$(id -un) +$m .* damaged$"
+		"$SHMREAD" --list | grep -E "^$c +- +$(id -un) +$m .* damaged$"
 		chmod 0600 "/dev/shm/shmrw.$c"
 		runs shmr -r -n "$c"
 		expect 0 "" ""

@@ -18,9 +18,12 @@ load helper
 	[[ ${lines[1]} =~ ^objects:\ /dev/shm/shmrw\.$c(\ /dev/shm/sem\.shmrw\.$c\.[0-9a-f]{8}\.[rwds]){4}$ ]]
 	[[ ${lines[2]} == "owner: $(id -un) (uid $(id -u))" ]]
 	[[ ${lines[3]} == "mode: 0660" && ${lines[4]} == "capacity: 65536" ]]
-	[[ ${lines[5]} == "kept: no" && ${lines[6]} == "state: live" ]]
-	[[ ${lines[7]} == "queued: 2 bytes, 1 message" ]]
-	[[ ${lines[8]} == "writers:" && ${lines[9]} == "readers:" ]]
+	[[ ${lines[5]} == "kind: queue" ]]
+	[[ ${lines[6]} == "kept: no" && ${lines[7]} == "state: live" ]]
+	[[ ${lines[8]} == "queued: 2 bytes, 1 message" ]]
+	[[ ${lines[9]} == "writers:" && ${lines[10]} == "readers:" && ${lines[11]} == "taps:" ]]
+	[[ ${lines[12]} == "last message: 1" && ${lines[13]} == "write token: free" ]]
+	[[ ${lines[14]} == "read token: free" && ${#lines[@]} -eq 15 ]]
 	read -r -a objs <<<"${lines[1]#objects: }"
 	for f in "${objs[@]}"; do
 		[[ -e $f ]]
@@ -67,15 +70,17 @@ load helper
 	shmr -n "$b" >/dev/null
 	runs "$SHMREAD" --list
 	[[ $status -eq 0 && -z $stderr ]]
-	[[ ${lines[0]} =~ ^NAME\ +OWNER\ +MODE\ +SIZE\ +QUEUED\ +MESSAGES\ +PROCS\ +KEPT\ +STATE$ ]]
-	grep -E "^$a +$(id -un) +0600 +8K +3 +1 +0 +no +live$" <<<"$output"
-	grep -E "^$b +$(id -un) +0660 +1M +0 +0 +0 +yes +live$" <<<"$output"
-	grep -E "^$z +$(id -un) +0600 +1M +4 +1 +0 +no +live$" <<<"$output"
+	[[ ${lines[0]} =~ ^NAME\ +KIND\ +OWNER\ +MODE\ +SIZE\ +QUEUED\ +MESSAGES\ +PROCS\ +SUBS\ +LAG\ +KEPT\ +STATE$ ]]
+	grep -E "^$a +queue +$(id -un) +0600 +8K +3 +1 +0 +- +- +no +live$" <<<"$output"
+	grep -E "^$b +queue +$(id -un) +0660 +1M +0 +0 +0 +- +- +yes +live$" <<<"$output"
+	grep -E "^$z +queue +$(id -un) +0600 +1M +4 +1 +0 +- +- +no +live$" <<<"$output"
 	[[ $(grep -E "^$(chan_prefix)" <<<"$output" | cut -c1-${#a} | tr '\n' ' ') == "$a $b $z " ]]
-	# aligned: OWNER starts at the same place on the header and our lines
-	# (others' may be anything: other tests run at the same time)
+	# aligned: KIND and OWNER start at the same place on the header and
+	# our lines (others' may be anything: other tests run at the same time)
 	[[ $(grep -E "^(NAME|$(chan_prefix))" <<<"$output" |
 		awk '{ print index($0, " " $2 " ") }' | sort -u | wc -l) -eq 1 ]]
+	[[ $(grep -E "^(NAME|$(chan_prefix))" <<<"$output" |
+		awk '{ print index($0, " " $3 " ") }' | sort -u | wc -l) -eq 1 ]]
 	runs "$SHMWRITE" --list --no-headings
 	[[ $status -eq 0 && ${lines[0]} != NAME* ]]
 	grep -E "^$a " <<<"$output"
@@ -94,8 +99,8 @@ load helper
 	runs "$SHMREAD" --list
 	[[ $status -eq 0 && -z $stderr ]]
 	[[ $(grep -c "^$c" <<<"$output") -eq 3 ]]
-	grep -E "^$c\\\\x0aroot\\\\x200600\\\\x201M.*\\\\x1b\\[31m +$(id -un) +0644 +- +- +- +- +- +damaged$" <<<"$output"
-	grep -E "^${c}x +$(id -un) +0644 +- +- +- +- +- +damaged$" <<<"$output"
+	grep -E "^$c\\\\x0aroot\\\\x200600\\\\x201M.*\\\\x1b\\[31m +- +$(id -un) +0644 +- +- +- +- +- +- +- +damaged$" <<<"$output"
+	grep -E "^${c}x +- +$(id -un) +0644 +- +- +- +- +- +- +- +damaged$" <<<"$output"
 	grep -E "^${c}y .* live$" <<<"$output"
 	[[ $output != *$'\e'* ]]
 	runs "$SHMREAD" --list --json
@@ -127,13 +132,13 @@ load helper
 	shmw -m 0666 -n "$a" x
 	shmw -n "$b" y
 	runs as_nobody "$SHMREAD" --status -n "$a"
-	[[ $status -eq 0 && ${lines[7]} == "queued: 2 bytes, 1 message" ]]
+	[[ $status -eq 0 && ${lines[8]} == "queued: 2 bytes, 1 message" ]]
 	runs as_nobody "$SHMREAD" --status -n "$b"
 	expect 1 "" "shmread: $b: Permission denied"
 	runs as_nobody "$SHMREAD" --list
 	[[ $status -eq 0 ]]
-	grep -E "^$a +root +0666 +1M +2 +1 +0 +no +live$" <<<"$output"
-	grep -E "^$b +root +0600 +\\? +\\? +\\? +\\? +\\? +unreadable$" <<<"$output"
+	grep -E "^$a +queue +root +0666 +1M +2 +1 +0 +- +- +no +live$" <<<"$output"
+	grep -E "^$b +\\? +root +0600 +\\? +\\? +\\? +\\? +\\? +\\? +\\? +unreadable$" <<<"$output"
 	shmr -n "$a" >/dev/null
 	shmr -n "$b" >/dev/null
 }

@@ -20,6 +20,13 @@
  * the writer had not published, or the writer overwrite what the reader
  * had not consumed.  (It does: weaken any of the four to relaxed.)
  *
+ * Then the same messages go through a broadcast channel of the same name,
+ * made anew (-b, the default policy: the writer waits for the slowest
+ * subscriber), to two subscribers, each a thread with its own handle on
+ * the one mapping: each gets every message, every byte checked; the
+ * writer overwrites only what both subscribers' positions [R3]/[W3] gave
+ * back, and a subscriber reads only what [W1]/[R1] published.
+ *
  * Exit 0: all arrived intact, and nothing is left of the channel; 1 and a
  * line on standard error saying what went wrong; 2: usage.  The channel
  * is removed whatever happens.
@@ -43,6 +50,8 @@ struct side {
 	char why[160];		/* ... or what the reader found wrong */
 	long msgs;		/* messages sent or counted by ch_consume() */
 	uint64_t bytes;		/* payload bytes sent or checked */
+	struct ch_batch *b;	/* a reader's: large, not on its stack */
+	unsigned char piece[PIECE_MAX];
 };
 
 static uint32_t
@@ -202,9 +211,9 @@ copy_out(const struct ch_batch *b, int *iov, size_t *off, unsigned char *to,
 static void *
 reader(void *arg)
 {
-	static struct ch_batch b;	/* large: not on a thread's stack */
-	static unsigned char piece[PIECE_MAX];
 	struct side *s = arg;
+	struct ch_batch *b = s->b;
+	unsigned char *piece = s->piece;
 	struct chan *c = &s->c;
 	uint32_t i = 0;			/* the message being checked ... */
 	size_t j = 0, len = msg_len(0);	/* ... its offset, its length */
@@ -214,13 +223,13 @@ reader(void *arg)
 	int iov, st;
 
 	while (s->msgs < NMSG) {
-		if ((st = ch_next(c, &b, BATCH_REC)) != CH_OK)
+		if ((st = ch_next(c, b, BATCH_REC)) != CH_OK)
 			return failed(s, st);
 		out = off = 0;
 		iov = 0;
 		for (;;) {
 			done = 0;
-			if ((st = ch_consume(c, &b, out, &done)) != CH_OK)
+			if ((st = ch_consume(c, b, out, &done)) != CH_OK)
 				return failed(s, st);
 			s->msgs += done;
 			if (s->msgs > (long)i) {
@@ -229,12 +238,12 @@ reader(void *arg)
 				    s->msgs, i);
 				return failed(s, CH_OK);
 			}
-			if (out == b.bytes)
+			if (out == b->bytes)
 				break;
 			n = 1 + mix((uint32_t)++calls) % PIECE_MAX;
-			if (n > b.bytes - out)
-				n = b.bytes - out;
-			copy_out(&b, &iov, &off, piece, n);
+			if (n > b->bytes - out)
+				n = b->bytes - out;
+			copy_out(b, &iov, &off, piece, n);
 			for (k = 0; k < n; k++) {
 				if (i == NMSG) {
 					(void)snprintf(s->why, sizeof(s->why),
@@ -308,61 +317,145 @@ why(const struct chan *c, int st)
 	return buf;
 }
 
-/* Open both handles, the writer's first, and give them one mapping. */
+/*
+ * Open the writer's handle, then the readers' (a queue's reader, or
+ * subscribers: kind SEG_BCAST), and give them all one mapping.
+ */
 static void
-open_both(struct side *w, struct side *r, const char *name)
+open_all(struct side *w, struct side *r, int nr, const char *name,
+    unsigned kind)
 {
-	struct ch_make mk = { CAP, 0600, 0, 0 };
-	int st;
+	struct ch_make mk = { .cap = CAP, .mode = 0600, .kind = kind };
+	int i, st;
 
 	/* ch_init() clears a handle up to timeout_ns: these stay */
-	w->c.timeout_ns = r->c.timeout_ns = -1;
-	w->name = r->name = name;
+	w->c.timeout_ns = -1;
+	w->name = name;
 	if ((st = ch_open(&w->c, name, 'w', &mk)) != CH_OK)
 		errx(1, "writer: %s", why(&w->c, st));
 	if (!w->c.created)
 		errx(1, "%s: exists already: not ours to use", name);
-	if ((st = ch_open(&r->c, name, 'r', &mk)) != CH_OK) {
-		ch_close(&w->c);
-		errx(1, "reader: %s", why(&r->c, st));
+	for (i = 0; i < nr; i++) {
+		r[i].c.timeout_ns = -1;
+		r[i].name = name;
+		if ((r[i].b = calloc(1, sizeof(*r[i].b))) == NULL)
+			err(1, "calloc");
+		/* a subscriber stores its position in ch_open (own mapping) */
+		if ((st = ch_open(&r[i].c, name, 'r', &mk)) != CH_OK) {
+			stop(name);
+			errx(1, "reader: %s", why(&r[i].c, st));
+		}
+		/* one mapping for all: the reader's own goes, for the writer's */
+		(void)munmap(r[i].c.seg, SEG_HDRSZ + r[i].c.cap);
+		r[i].c.seg = w->c.seg;
+		r[i].c.ring = w->c.ring;
 	}
-	/* one mapping for both: the reader's own goes, for the writer's */
-	(void)munmap(r->c.seg, SEG_HDRSZ + r->c.cap);
-	r->c.seg = w->c.seg;
-	r->c.ring = w->c.ring;
 }
 
-/* How both sides ended: 0 if all arrived intact, else 1, said. */
+/* A reader gets a mapping of its own back, for ch_close to undo. */
+static void
+own_mapping(struct side *r)
+{
+	void *p = mmap(NULL, SEG_HDRSZ + r->c.cap, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, r->c.fd, 0);
+
+	r->c.seg = p == MAP_FAILED ? NULL : p;
+	r->c.ring = p == MAP_FAILED ? NULL : (unsigned char *)p + SEG_HDRSZ;
+}
+
+/* How a reader and the writer ended: 0 if all arrived intact, else 1. */
 static int
-judge(const struct side *w, const struct side *r)
+judge(const struct side *w, const struct side *r, const char *who)
 {
 	int bad = 0;
 
 	if (r->st != CH_OK)
-		warnx("reader: %s", why(&r->c, r->st));
+		warnx("%s: %s", who, why(&r->c, r->st));
 	else if (r->why[0] != '\0')
-		warnx("reader: %s", r->why);
-	if (w->st != CH_OK)
-		warnx("writer: %s", why(&w->c, w->st));
+		warnx("%s: %s", who, r->why);
 	bad |= r->st != CH_OK || r->why[0] != '\0' || w->st != CH_OK;
 	if (!bad && (r->msgs != NMSG || r->bytes != w->bytes)) {
-		warnx("%ld messages, %llu bytes came of %ld, %llu", r->msgs,
-		    (unsigned long long)r->bytes, w->msgs,
+		warnx("%s: %ld messages, %llu bytes came of %ld, %llu", who,
+		    r->msgs, (unsigned long long)r->bytes, w->msgs,
 		    (unsigned long long)w->bytes);
 		bad = 1;
 	}
 	return bad;
 }
 
+/*
+ * One run: the writer and nr readers (subscribers, if kind is SEG_BCAST)
+ * as threads; 0 if all arrived intact and nothing is left of the channel.
+ */
+static int
+run(const char *name, unsigned kind, int nr, const char *what)
+{
+	static const char *who[] = { "reader", "subscriber 1", "subscriber 2" };
+	struct side *w, *r;
+	struct timespec until;
+	int e, i, bad = 0, late = 0;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (r = calloc((size_t)nr, sizeof(*r))) == NULL)
+		err(1, "calloc");
+	open_all(w, r, nr, name, kind);
+	if ((e = pthread_create(&w->t, NULL, writer, w)) != 0) {
+		stop(name);
+		errno = e;
+		err(1, "pthread_create");
+	}
+	for (i = 0; i < nr; i++)
+		if ((e = pthread_create(&r[i].t, NULL, reader, &r[i])) != 0) {
+			stop(name);	/* the others end: removed */
+			errno = e;
+			err(1, "pthread_create");
+		}
+	(void)clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += STUCK_S;
+	for (i = 0; i < nr; i++)
+		late |= join_by(r[i].t, &until, name);
+	late |= join_by(w->t, &until, name);
+	if (late) {
+		warnx("%s: %s: still at it after %d s: stopped", name, what,
+		    STUCK_S);
+		bad = 1;
+	}
+	if (w->st != CH_OK)
+		warnx("%s: writer: %s", what, why(&w->c, w->st));
+	for (i = 0; i < nr; i++) {
+		own_mapping(&r[i]);
+		bad |= judge(w, &r[i], kind ? who[1 + i] : who[0]);
+	}
+	/* the last one out removes the channel: nothing may be left */
+	for (i = 0; i < nr; i++)
+		ch_close(&r[i].c);
+	ch_close(&w->c);
+	if (left(name)) {
+		if (!bad)
+			warnx("%s: %s: left in " SHM_DIR " after all closed",
+			    name, what);
+		bad = 1;
+		stop(name);
+	}
+	if (!bad)
+		printf("%s: %ld messages, %llu bytes through a %zu-byte ring "
+		    "to %d: intact\n", what, w->msgs,
+		    (unsigned long long)w->bytes, CAP, nr);
+	for (i = 0; i < nr; i++) {
+		free(r[i].b->copy);
+		free(r[i].b);
+	}
+	free(r);
+	free(w);
+	return bad;
+}
+
 int
 main(int argc, char *argv[])
 {
-	static struct side w, r;
 	char def[32];
 	const char *name = def;
-	struct timespec until;
-	void *p;
-	int e, bad = 0;
+	int bad;
 
 	if (argc > 2) {
 		fprintf(stderr, "usage: tsan [name]\n");
@@ -374,37 +467,8 @@ main(int argc, char *argv[])
 		(void)snprintf(def, sizeof(def), "tsan-%ld", (long)getpid());
 	if (!ch_valid_name(name, strlen(name)))
 		errx(2, "%s: not a channel name", name);
-	open_both(&w, &r, name);
-	if ((e = pthread_create(&w.t, NULL, writer, &w)) != 0 ||
-	    (e = pthread_create(&r.t, NULL, reader, &r)) != 0) {
-		stop(name);	/* a writer started alone ends: removed */
-		errno = e;
-		err(1, "pthread_create");
-	}
-	(void)clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += STUCK_S;
-	if (join_by(r.t, &until, name) | join_by(w.t, &until, name)) {
-		warnx("%s: still at it after %d s: stopped", name, STUCK_S);
-		bad = 1;
-	}
-	/* the reader gets a mapping of its own back, for ch_close to undo */
-	p = mmap(NULL, SEG_HDRSZ + r.c.cap, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    r.c.fd, 0);
-	r.c.seg = p == MAP_FAILED ? NULL : p;
-	r.c.ring = p == MAP_FAILED ? NULL : (unsigned char *)p + SEG_HDRSZ;
-	bad |= judge(&w, &r);
-	/* the last one out removes the channel: nothing may be left */
-	ch_close(&r.c);
-	ch_close(&w.c);
-	if (left(name)) {
-		if (!bad)
-			warnx("%s: left in " SHM_DIR " after both closed", name);
-		bad = 1;
-		stop(name);
-	}
-	if (bad)
-		return 1;
-	printf("%ld messages, %llu bytes through a %zu-byte ring: intact\n",
-	    r.msgs, (unsigned long long)r.bytes, CAP);
-	return 0;
+	bad = run(name, 0, 1, "queue");
+	if (!bad)
+		bad = run(name, SEG_BCAST, 2, "broadcast");
+	return bad;
 }

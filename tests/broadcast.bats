@@ -1,0 +1,474 @@
+#!/usr/bin/env bats
+# Broadcast channels (-b), lossy ones (--lossy) and taps (--tap): every
+# subscriber gets every message, whole and in order, from the time its
+# position was stored; the writer waits for the slowest live subscriber, or
+# never (--lossy, a tap); a lapped reader says what it missed, exact, and
+# ends 3; retained messages never keep a channel; hostile positions never
+# make a writer write outside the ring or wait for the dead; --status and
+# --list show each subscriber's position and lag.
+
+# shellcheck disable=SC2154 # status, output, stderr: from bats' run; OFF_*: tests/layout
+# shellcheck disable=SC2030,SC2031 # status, output: bats' run, in each test
+
+load helper
+
+# subscribers N NAME ARGS...: N shmread -b ARGS... -n NAME in the
+# background, their outputs in $T/s1.out ..., pids in SUBS; once each has
+# stored its position (it sleeps for data)
+subscribers() {
+	local k
+	SUBS=()
+	for ((k = 1; k <= $1; k++)); do
+		bg /dev/null "$T/s$k.out" "$T/s$k.err" "${SHMR[@]}" -b "${@:3}" -n "$2"
+		SUBS+=("$BGPID")
+		wait_waiting "$2" subscriber "$k"
+	done
+}
+
+# squeeze TEXT: TEXT with each run of blanks one space
+squeeze() { tr -s ' ' <<<"$1"; }
+
+# all_match FILE PATTERN: every line of FILE matches PATTERN (an ERE) whole
+all_match() { ! grep -Evx -- "$2" "$1"; }
+
+@test "three subscribers each get every line of 20,000 and every byte of a 30 MB stream through a 64 KiB ring" {
+	local c s k
+	c=$(chan)
+	seq 20000 >"$T/lines"
+	head -c $((30 * 1000 * 1000)) /dev/urandom >"$T/stream"
+	cat "$T/lines" "$T/stream" >"$T/want"
+	subscribers 3 "$c" -s 64K -c 20001
+	runs shmw -l -t $((60 * TMULT)) -n "$c" <"$T/lines"
+	expect 0 "" ""
+	runs shmw -t $((60 * TMULT)) -n "$c" <"$T/stream"
+	expect 0 "" ""
+	for k in 1 2 3; do
+		s=${SUBS[k - 1]}
+		expect_exit "$s" 0 60
+		[[ ! -s $T/s$k.err ]]
+		[[ $(cksum <"$T/s$k.out") == "$(cksum <"$T/want")" ]]
+	done
+	assert_no_objects "$c"
+}
+
+@test "a late subscriber sees only what came after it attached (asleep, or stopped at subscribe)" {
+	local c a b s
+	c=$(chan)
+	subscribers 1 "$c" -f
+	a=${SUBS[0]}
+	runs shmw -n "$c" one
+	expect 0 "" ""
+	wait_until file_has "$T/s1.out" one
+	# late: it sleeps for data, or has just stored its position (and is
+	# stopped there) when the next message comes
+	bg /dev/null "$T/b.out" "$T/b.err" "${SHMR[@]}" -c 1 -n "$c"
+	b=$BGPID
+	wait_waiting "$c" subscriber 2
+	ibg /dev/null "$T/i.out" "$T/i.err" subscribe=stop shmread -c 1 -n "$c"
+	s=$BGPID
+	wait_stopped "$s"
+	runs shmw -n "$c" two
+	expect 0 "" ""
+	kill -CONT "$s"
+	expect_exit "$b" 0
+	expect_exit "$s" 0
+	[[ $(<"$T/b.out") == two && $(<"$T/i.out") == two ]]
+	[[ ! -s $T/b.err && ! -s $T/i.err ]]
+	wait_until file_has "$T/s1.out" two
+	[[ $(<"$T/s1.out") == $'one\ntwo' ]]
+	kill_wait TERM "$a" 143
+	assert_no_objects "$c"
+}
+
+@test "a writer with no subscriber, or whose subscribers have all left, never waits: the oldest records are overwritten" {
+	local c s
+	c=$(chan)
+	seq 100000 >"$T/in"	# 600 KB through a 4K ring
+	runs shmw -b -s 4K -l -t $((10 * TMULT)) -n "$c" <"$T/in"
+	expect 0 "" ""
+	assert_no_objects "$c"
+	# kept: it holds the last ones; a subscriber takes one, and leaves
+	runs shmw -b -k -s 4K -l -t $((10 * TMULT)) -n "$c" <"$T/in"
+	expect 0 "" ""
+	[[ $(field "$c" kind) == broadcast ]]
+	subscribers 1 "$c" -c 1
+	s=${SUBS[0]}
+	runs shmw -l -t $((10 * TMULT)) -n "$c" <"$T/in"
+	expect 0 "" ""
+	expect_exit "$s" 0
+	[[ $(<"$T/s1.out") == 1 ]]
+	runs shmr -r -n "$c"
+	expect 0 "" ""
+	assert_no_objects "$c"
+}
+
+@test "SIGKILL of a stopped subscriber that the writer waits for releases the writer; SIGSTOP holds it" {
+	local c s w
+	c=$(chan)
+	seq 100000 >"$T/in"
+	subscribers 2 "$c" -s 4K -f
+	kill -STOP "${SUBS[0]}" "${SUBS[1]}"
+	# stopped, it holds the writer: -t ends it, 124
+	runs shmw -l -t 1 -n "$c" <"$T/in"
+	[[ $status -eq 124 ]]
+	bg "$T/in" /dev/null "$T/w.err" "${SHMW[@]}" -l -t $((20 * TMULT)) -n "$c"
+	w=$BGPID
+	wait_until asleep_on "$c" 3
+	kill -KILL "${SUBS[0]}"
+	expect_exit "${SUBS[0]}" 137
+	# one stopped still holds it
+	wait_until asleep_on "$c" 3
+	alive "$w"
+	kill -KILL "${SUBS[1]}"
+	expect_exit "${SUBS[1]}" 137
+	expect_exit "$w" 0 $((20 * TMULT))
+	[[ ! -s $T/w.err ]]
+	assert_no_objects "$c"
+}
+
+@test "--lossy: a stopped subscriber never holds the writer" {
+	local c s
+	c=$(chan)
+	seq 100000 >"$T/in"
+	bg /dev/null /dev/null "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -n "$c"
+	s=$BGPID
+	wait_waiting "$c" subscriber 1
+	[[ $(field "$c" kind) == "broadcast, lossy" ]]
+	kill -STOP "$s"
+	runs shmw -l -t 1 -n "$c" <"$T/in"
+	expect 0 "" ""
+	kill -KILL "$s"
+	expect_exit "$s" 137
+	runs shmr --prune "$c"
+	expect 0 "$c" ""
+	assert_no_objects "$c"
+}
+
+@test "a lossy subscriber lapped while stopped: it says exactly how many it missed, goes on at the oldest held, ends 3" {
+	local c s n=1000 got k first
+	c=$(chan)
+	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -t 1 -n "$c"
+	s=$BGPID
+	wait_waiting "$c" subscriber 1
+	runs shmw -n "$c" 1
+	expect 0 "" ""
+	wait_until file_has "$T/s.out" 1
+	wait_waiting "$c" subscriber 1
+	kill -STOP "$s"
+	# messages 2 .. n+1 through the 4K ring: it is lapped
+	seq 2 $((n + 1)) | shmw -l -n "$c"
+	kill -CONT "$s"
+	runs shmw -n "$c" last
+	expect 0 "" ""
+	expect_exit "$s" 3
+	[[ $(head -1 "$T/s.out") == 1 && $(tail -1 "$T/s.out") == last ]]
+	got=$(wc -l <"$T/s.out")
+	k=$(sed -n "s/^shmread: $c: missed \\([0-9]*\\) messages\$/\\1/p" "$T/s.err")
+	[[ -n $k && $(wc -l <"$T/s.err") -eq 1 ]]
+	((got + k == n + 2))
+	# what it got between: the newest of them, in order
+	first=$((n + 2 - (got - 2)))
+	diff <(sed '1d;$d' "$T/s.out") <(seq "$first" $((n + 1)))
+	assert_no_objects "$c"
+}
+
+@test "a tap on a queue sees every message that the readers take, and they take them all the same" {
+	local c r t
+	c=$(chan)
+	bg /dev/null "$T/r.out" "$T/r.err" "${SHMR[@]}" -c 1000 -n "$c"
+	r=$BGPID
+	wait_reader "$c"
+	bg /dev/null "$T/t.out" "$T/t.err" "${SHMR[@]}" --tap -c 1000 -n "$c"
+	t=$BGPID
+	wait_waiting "$c" tap 1
+	[[ $(field "$c" taps) == "$t" && $(field "$c" kind) == queue ]]
+	seq 1000 | shmw -l -n "$c"
+	expect_exit "$r" 0
+	expect_exit "$t" 0
+	diff "$T/r.out" <(seq 1000)
+	diff "$T/t.out" <(seq 1000)
+	[[ ! -s $T/r.err && ! -s $T/t.err ]]
+	assert_no_objects "$c"
+}
+
+# tap_lapped_in_copy NAME: a tap of NAME that stopped after it copied a
+# batch (lossy.copied, its second batch) is lapped by the writer, then goes
+# on: every line it writes out is whole, it says what it missed, ends 3
+tap_lapped_in_copy() {
+	local c=$1 t line x k
+	x=$(repeat x 40)
+	ibg /dev/null "$T/t.out" "$T/t.err" lossy.copied@2=stop shmread --tap -f -t 1 -n "$c"
+	t=$BGPID
+	wait_waiting "$c" tap 1
+	runs shmw -n "$c" "first-$x"
+	expect 0 "" ""
+	wait_until file_has "$T/t.out" first
+	# its second batch: copied, not yet checked
+	for ((line = 2; line <= 11; line++)); do echo "$line-$x"; done | shmw -l -n "$c"
+	wait_stopped "$t"
+	for ((line = 12; line <= 1011; line++)); do echo "$line-$x"; done | shmw -l -n "$c"
+	kill -CONT "$t"
+	runs shmw -n "$c" "last-$x"
+	expect 0 "" ""
+	expect_exit "$t" 3
+	all_match "$T/t.out" "(first|[0-9]+|last)-$x"
+	[[ $(head -1 "$T/t.out") == "first-$x" && $(tail -1 "$T/t.out") == "last-$x" ]]
+	grep -qx "shmread: $c: missed [0-9]* messages" "$T/t.err"
+	[[ $(wc -l <"$T/t.err") -eq 1 ]]
+	# exact: what it got and what it says it missed make all 1012: first, 2 to 1011, last
+	k=$(sed -n 's/.*missed \([0-9]*\) messages$/\1/p' "$T/t.err")
+	(($(wc -l <"$T/t.out") + k == 1012))
+}
+
+@test "a tap stopped after a copy while the writer laps it (lossy.copied) writes out no torn message, and says what it missed" {
+	local c r
+	c=$(chan)
+	# a queue, whose reader takes everything at once
+	bg /dev/null /dev/null "$T/r.err" "${SHMR[@]}" -s 4K -f -n "$c"
+	r=$BGPID
+	wait_reader "$c"
+	tap_lapped_in_copy "$c"
+	kill_wait TERM "$r" 143
+	assert_no_objects "$c"
+	# a broadcast channel with no subscriber: the writer never waits
+	runs shmw -b -k -s 4K -n "$c" "kept"
+	expect 0 "" ""
+	tap_lapped_in_copy "$c"
+	runs shmr -r -n "$c"
+	expect 0 "" ""
+	assert_no_objects "$c"
+}
+
+@test "a lossy subscriber lapped in the middle of a stream: message truncated (lapped), counted missed; it goes on at the next message" {
+	local c s
+	c=$(chan)
+	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -t 1 -n "$c"
+	s=$BGPID
+	wait_waiting "$c" subscriber 1
+	stream_open "$c" part1
+	wait_until file_has "$T/s.out" part1
+	wait_waiting "$c" subscriber 1
+	kill -STOP "$s"
+	repeat "$(repeat y 100)" 200 >&4	# 20 KB through the 4K ring
+	wait_until head_past "$c" 20000	# all of it published, over it
+	kill -CONT "$s"
+	exec 4>&-
+	expect_exit "$W" 0
+	runs shmw -n "$c" last
+	expect 0 "" ""
+	expect_exit "$s" 3
+	[[ $(<"$T/s.out") == part1last ]]
+	[[ $(<"$T/s.err") == "shmread: $c: message truncated (lapped)"$'\n'"shmread: $c: missed 1 message" ]]
+	assert_no_objects "$c"
+}
+
+# head_past NAME BYTES: head of NAME is past BYTES
+head_past() { (($(u64 "$1" "$OFF_head") > $2)); }
+
+# poke_pos NAME PID VALUE: PID's position in NAME becomes VALUE
+poke_pos() {
+	local i
+	i=$(slot_of "$1" "$2")
+	poke "$1" $((OFF_slot + i * SLOT_SIZE + SLOT_POS)) 'Q<' "$3"
+}
+
+@test "hostile positions: a garbage position is not believed, and the hold bits of empty slots hold nobody: the writer finishes within its -t" {
+	local c s v head
+	c=$(chan)
+	seq 20000 >"$T/in"	# 100 KB through a 4K ring
+	subscribers 1 "$c" -s 4K -f
+	s=${SUBS[0]}
+	runs shmw -n "$c" m1
+	expect 0 "" ""
+	wait_until file_has "$T/s1.out" m1
+	wait_waiting "$c" subscriber 1
+	kill -STOP "$s"
+	# stopped, alive: positions that cannot be one are not believed
+	for v in max odd head+1 far; do
+		head=$(u64 "$c" "$OFF_head")
+		case $v in
+		max) v=18446744073709551615 ;;
+		head+1) v=$((head + 1)) ;;
+		odd) v=$((head - 3)) ;;
+		far) v=$((head + (1 << 40))) ;;
+		esac
+		poke_pos "$c" "$s" "$v"
+		runs shmw -l -t $((10 * TMULT)) -n "$c" <"$T/in"
+		expect 0 "" ""
+	done
+	# one just ahead, which head soon reaches: then it is believed, but
+	# it is a dead process's, and holds nobody
+	poke_pos "$c" "$s" $(($(u64 "$c" "$OFF_head") + 8))
+	kill -KILL "$s"
+	expect_exit "$s" 137
+	runs shmw -l -t $((10 * TMULT)) -n "$c" <"$T/in"
+	expect 0 "" ""
+	assert_no_objects "$c"
+	# every hold bit set: of slots nobody holds, and of no subscriber
+	subscribers 1 "$c" -s 4K -f
+	s=${SUBS[0]}
+	kill -STOP "$s"
+	poke_pos "$c" "$s" 18446744073709551615
+	for v in 0 1 2 3; do
+		poke "$c" $((OFF_hold + v * 8)) 'Q<' 18446744073709551615
+	done
+	runs shmw -l -t $((10 * TMULT)) -n "$c" <"$T/in"
+	expect 0 "" ""
+	kill -KILL "$s"
+	expect_exit "$s" 137
+	runs shmr -r -n "$c"
+	expect 0 "" ""
+	assert_no_objects "$c"
+}
+
+@test "-b on a queue, --lossy on a broadcast channel that is not lossy, -w on a broadcast channel: 1, said" {
+	local c b
+	c=$(chan) b=$(chan b)
+	runs shmw -n "$c" queued
+	expect 0 "" ""
+	runs shmr -b -t 0 -n "$c"
+	expect 1 "" "shmread: $c: not a broadcast channel"
+	runs shmw -b -n "$c" more
+	expect 1 "" "shmwrite: $c: not a broadcast channel"
+	runs shmr --lossy -t 0 -n "$c"
+	expect 1 "" "shmread: $c: not a broadcast channel"
+	runs shmr --from-oldest -t 0 -n "$c"
+	expect 1 "" "shmread: $c: not a broadcast channel"
+	gets "$c" queued
+	runs shmw -b -k -s 4K -n "$b" held
+	expect 0 "" ""
+	runs shmr --lossy -t 0 -n "$b"
+	expect 1 "" "shmread: $b: not a lossy channel"
+	runs shmw --lossy -n "$b" more
+	expect 1 "" "shmwrite: $b: not a lossy channel"
+	runs shmw -w -t 0 -n "$b" more
+	expect 1 "" "shmwrite: $b: -w needs a queue channel"
+	[[ $(field "$b" queued) == "5 bytes, 1 message" ]]
+	runs shmr -r -n "$b"
+	expect 0 "" ""
+	assert_no_objects "$b"
+}
+
+# usage2 PROG FIRST ARGS...: PROG ARGS is a usage error: 2, FIRST then the
+# usage on stderr, nothing created
+usage2() {
+	local prog=$1 first=$2 c
+	shift 2
+	c=$(chan)
+	runs "$BIN/$prog" -n "$c" "$@"
+	[[ $status -eq 2 && -z $output ]]
+	[[ ${stderr_lines[0]} == "$prog: $first" && ${stderr_lines[1]} == "usage: $prog "* ]]
+	assert_no_objects "$c"
+}
+
+@test "usage: --tap with -b, --lossy, -k, -m, -s; -w with -b or --lossy" {
+	usage2 shmread "--tap cannot be used with -b" --tap -b
+	usage2 shmread "--tap cannot be used with --lossy" --tap --lossy
+	usage2 shmread "--tap cannot be used with -k" --tap -k
+	usage2 shmread "--tap cannot be used with -m" --tap -m 0600
+	usage2 shmread "--tap cannot be used with -s" --tap -s 8K
+	usage2 shmwrite "-w cannot be used with -b" -w -b hi
+	usage2 shmwrite "-w cannot be used with --lossy" -w --lossy hi
+}
+
+@test "--from-oldest: recent history on a kept broadcast channel, and on a queue with --tap (taking nothing)" {
+	local c q
+	c=$(chan) q=$(chan q)
+	seq 5 | shmw -b -k -l -n "$c"
+	runs shmr -t 0 -n "$c"
+	expect 124 "" ""
+	runs shmr --from-oldest -c 5 -t 0 -n "$c"
+	expect 0 "$(seq 5)" ""
+	runs shmr --tap --from-oldest -c 5 -t 0 -n "$c"
+	expect 0 "$(seq 5)" ""
+	runs shmr -r -n "$c"
+	expect 0 "" ""
+	assert_no_objects "$c"
+	seq 3 | shmw -l -n "$q"
+	runs shmr --tap --from-oldest -c 3 -t 0 -n "$q"
+	expect 0 "$(seq 3)" ""
+	runs shmr -c 3 -t 0 -n "$q"
+	expect 0 "$(seq 3)" ""
+	assert_no_objects "$q"
+}
+
+@test "retained messages never keep a broadcast channel; -k does; a subscriber last out removes it" {
+	local c s
+	c=$(chan)
+	runs shmw -b -n "$c" gone
+	expect 0 "" ""
+	assert_no_objects "$c"
+	runs shmw -b -k -n "$c" kept
+	expect 0 "" ""
+	assert_objects "$c"
+	[[ $(field "$c" kept) == yes && $(queued_msgs "$c") == 1 ]]
+	runs shmr -r -n "$c"
+	expect 0 "" ""
+	assert_no_objects "$c"
+	subscribers 1 "$c" -c 2
+	s=${SUBS[0]}
+	printf 'a\nb\nc\n' | shmw -l -n "$c"
+	expect_exit "$s" 0
+	[[ $(<"$T/s1.out") == $'a\nb' ]]
+	assert_no_objects "$c"
+}
+
+@test "a broadcast channel whose processes were all killed, messages held: stale, and --prune removes it" {
+	local c s
+	c=$(chan)
+	subscribers 1 "$c" -f
+	s=${SUBS[0]}
+	runs shmw -n "$c" held
+	expect 0 "" ""
+	wait_until file_has "$T/s1.out" held
+	kill_wait KILL "$s" 137
+	wait_procs "$c" 0
+	[[ $(field "$c" state) == stale* ]]
+	runs shmr --list --no-headings -n "$c"
+	[[ $status -eq 0 && $output == *" stale" ]]
+	runs shmr --prune "$c"
+	expect 0 "$c" ""
+	assert_no_objects "$c"
+}
+
+@test "--status, --status --json and --list: the kind, each subscriber's and tap's position and lag, the largest lag" {
+	local c q s1 s2 t j
+	c=$(chan) q=$(chan q)
+	subscribers 2 "$c" -f
+	s1=${SUBS[0]} s2=${SUBS[1]}
+	bg /dev/null "$T/t.out" /dev/null "${SHMR[@]}" --tap -f -n "$c"
+	t=$BGPID
+	wait_waiting "$c" tap 1
+	kill -STOP "$s1"
+	printf 'a\nb\nc\n' | shmw -l -n "$c"
+	wait_until file_has "$T/s2.out" c
+	wait_until file_has "$T/t.out" c
+	wait_waiting "$c" subscriber 2
+	wait_waiting "$c" tap 1
+	runs status_of "$c"
+	[[ $output == *$'\nkind: broadcast\n'* && $output == *$'\nsubscribers: '"$s1 $s2"$'\n'* ]]
+	[[ $output == *$'\ntaps: '"$t"$'\n'* && $output != *'read token'* && $output != *$'\nreaders:'* ]]
+	[[ $output == *$'\nprocess: '"$s1"' '*' subscriber, waits for data, at 0, lag 6 bytes, 3 messages: '* ]]
+	[[ $output == *$'\nprocess: '"$s2"' '*' subscriber, waits for data, at 48, lag 0 bytes, 0 messages: '* ]]
+	[[ $output == *$'\nprocess: '"$t"' '*' tap, waits for data, at 48, lag 0 bytes, 0 messages: '* ]]
+	j=$("$SHMREAD" --status --json -n "$c")
+	[[ $(json 'd["kind"], d["lossy"], d["subscriber_count"], d["max_lag"], d["subscribers"], d["taps"], "read_token" in d' <<<"$j") == "broadcast False 2 6 [$s1, $s2] [$t] False" ]]
+	[[ $(json '[(p["pid"], p["role"], p["position"], p["lag_bytes"], p["lag_messages"]) for p in d["processes"]]' <<<"$j") == "[($s1, 'subscriber', 0, 6, 3), ($s2, 'subscriber', 48, 0, 0), ($t, 'tap', 48, 0, 0)]" ]]
+	runs "$SHMREAD" --list --no-headings -n "$c"
+	[[ $status -eq 0 && $(squeeze "$output") == "$c broadcast "*" 6 3 3 2 6 no live" ]]
+	j=$("$SHMREAD" --list --json -n "$c")
+	[[ $(json '[(x["kind"], x["lossy"], x["subscriber_count"], x["max_lag"]) for x in d]' <<<"$j") == "[('broadcast', False, 2, 6)]" ]]
+	# a queue: no subscribers, no lag
+	runs shmw -n "$q" hi
+	runs "$SHMREAD" --list --no-headings -n "$q"
+	[[ $(squeeze "$output") == "$q queue "*" - - no live" ]]
+	[[ $(field "$q" kind) == queue ]]
+	[[ $("$SHMREAD" --status --json -n "$q" | json 'd["kind"], d["lossy"], d["processes"]') == "queue False []" ]]
+	gets "$q" hi
+	kill -CONT "$s1"
+	wait_until file_has "$T/s1.out" c
+	kill_wait TERM "$s1" 143
+	kill_wait TERM "$s2" 143
+	kill_wait TERM "$t" 143
+	assert_no_objects "$c"
+}
