@@ -116,3 +116,51 @@ term() { tour | sed -n "s/^    term$1\\$ //p" | grep -e "$2" | sed 's/ *#.*//'; 
 	' tour "$T" "$BIN"
 	[[ $status -eq 0 && ${lines[-1]} == "tour done" ]]
 }
+
+# bcast: the README's section on broadcast channels
+bcast() { awk '/^## Broadcast channels and taps/ { on = 1; next } /^## / { on = 0 } on' "$TOP/README.md"; }
+
+# The section's three terminals, with a file of our own for the system log
+# (which CI may not have): each subscriber gets every line.
+@test "README: the broadcast example's readers each get every line" {
+	need_root
+	unshare -m true 2>/dev/null || skip "cannot unshare the mount namespace"
+	local n
+	for n in 1 2 3; do
+		bcast | sed -n "s/^    term$n\\$ //p" >"$T/b$n"
+		[[ $(wc -l <"$T/b$n") -eq 1 ]]
+	done
+	grep -q -- '-b ' "$T/b1" && grep -q /var/log/syslog "$T/b1"
+	sed -i 's|/var/log/syslog|syslog|' "$T/b1"
+	mkdir "$T/bcast"
+	: >"$T/bcast/syslog"
+	# shellcheck disable=SC2016 # for the namespace's shell
+	runs unshare -m bash -c '
+		set -u
+		mount -t tmpfs tmpfs /dev/shm || exit 99
+		cd "$1/bcast" && PATH=$2:$PATH
+		setsid bash -c "$(cat "$1/b1")" & w=$!
+		setsid bash -c "$(cat "$1/b2")" >b2.out & r2=$!
+		setsid bash -c "$(cat "$1/b3")" >b3.out & r3=$!
+		until shmread --status -n log 2>/dev/null | grep -qE "^subscribers: [0-9]+ [0-9]+$"; do
+			sleep 0.02
+		done
+		seq 2000 | sed "s/^/line /" >>syslog
+		echo "an ERROR here" >>syslog
+		# once both subscribers wrote out all 2001 lines, end them: grep
+		# and wc then print what they found
+		until shmread --status -n log | grep -q "^last message: 2001$" &&
+		    [[ $(shmread --status -n log | grep -c "subscriber, waits for data, at [0-9]*, lag 0 bytes") == 2 ]]; do
+			sleep 0.02
+		done
+		kill -- "-$w" 2>/dev/null
+		pkill -TERM -g "$r2" -x shmread
+		pkill -TERM -g "$r3" -x shmread
+		wait
+		[[ $(cat b2.out) == "an ERROR here" ]] || exit 2
+		[[ $(tr -d " " <b3.out) == 2001 ]] || exit 3
+		[[ -z $(ls /dev/shm) ]] || exit 4
+		echo broadcast done
+	' bcast "$T" "$BIN"
+	[[ $status -eq 0 && ${lines[-1]} == "broadcast done" ]]
+}
