@@ -3130,12 +3130,13 @@ r_claim(struct chan *c, uint64_t pos, const struct rec *r)
 
 /*
  * The message numbers strictly between last and next, that a lapped
- * reader missed; 0 is never one (see RECORDS).
+ * reader missed; 0 is never one (see RECORDS): it is last only before
+ * the first message.
  */
 static uint32_t
 r_gap(uint32_t last, uint32_t next)
 {
-	if (last == 0 || next == last)
+	if (next == last)
 		return 0;
 	return next - last - 1 - (next < last);
 }
@@ -3378,6 +3379,24 @@ r_fill_lossy(struct chan *c, struct ch_batch *b, long want)
 }
 
 /*
+ * The number of the last message before position p, for a lapped reader
+ * to count its gap from: the last one handed out, if p is head; else one
+ * before the message whose FIRST record is at p, or that of the stream
+ * that p is in the middle of.
+ */
+static uint32_t
+r_before(struct chan *c, uint64_t p)
+{
+	uint64_t head = atomic_load_explicit(&c->seg->head,
+	    memory_order_acquire);
+	struct rec r;
+
+	if (p == head || rec_get(c, p, head, &r) == 0)
+		return atomic_load(&c->seg->seq);
+	return r.flags & REC_FIRST ? r.seq - 1 : r.seq;
+}
+
+/*
  * A subscriber or a tap takes its place, at head or, with oldest, at over:
  * the oldest record held.  One that the writer waits for says so in
  * hold[] and stores its position, then looks again [P2]: until what it
@@ -3402,7 +3421,7 @@ r_begin(struct chan *c, int oldest)
 		q = atomic_load(from);
 	} while (c->r.mode == R_SUB && q != p);
 	c->r.pos = p;
-	c->r.last = atomic_load(&c->seg->seq);
+	c->r.last = r_before(c, p);
 	INJECT("subscribe");
 	trace(c, EV_NOTE, 0, "%s at %llu%s", c->r.mode == R_SUB ? "subscribed"
 	    : "reading, lossy,", (unsigned long long)p,
