@@ -172,6 +172,50 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
+# lapped_first NAME ARGS...: a lossy reader (shmread ARGS... -n NAME -f,
+# stopped once it took its place) is lapped before its first message by
+# 1000 lines (seq 1001 2000) through the 4K ring, goes on, gets "last";
+# what it got and what it says it missed add up to all there was after
+# its place: the lines 1001 to 2000 and "last", and FROM - 1 before them.
+lapped_first() {
+	local c=$1 s got k
+	ibg /dev/null "$T/l.out" "$T/l.err" subscribe=stop shmread "${@:2}" -f -t 1 -n "$c"
+	s=$BGPID
+	wait_stopped "$s"
+	seq 1001 2000 | shmw -l -n "$c"
+	kill -CONT "$s"
+	wait_until file_has "$T/l.out" 2000
+	runs shmw -n "$c" last
+	expect 0 "" ""
+	expect_exit "$s" 3
+	got=$(wc -l <"$T/l.out")
+	k=$(sed -n "s/^shmread: $c: missed \\([0-9]*\\) messages\$/\\1/p" "$T/l.err")
+	[[ -n $k && $(wc -l <"$T/l.err") -eq 1 && $(tail -1 "$T/l.out") == last ]]
+	((got + k == 2000 - LAPPED_FROM + 2))
+}
+
+@test "a lossy reader lapped before its first message counts exactly: on a new channel, and from the oldest record held" {
+	local c q r
+	c=$(chan) q=$(chan q)
+	runs shmr --lossy -k -c 0 -s 4K -n "$c"
+	expect 0 "" ""
+	LAPPED_FROM=1001 lapped_first "$c"
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+	# with --from-oldest: from the oldest message the ring holds
+	seq 1000 | shmw --lossy -k -l -s 4K -n "$c"
+	LAPPED_FROM=$(shmr --tap --from-oldest -c 1 -t 0 -n "$c") lapped_first "$c" --from-oldest
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+	# a tap on a new queue whose reader takes every message
+	bg /dev/null /dev/null /dev/null "${SHMR[@]}" -f -s 4K -n "$q"
+	r=$BGPID
+	wait_reader "$q"
+	LAPPED_FROM=1001 lapped_first "$q" --tap
+	kill_wait TERM "$r" 143
+	assert_no_objects "$q"
+}
+
 @test "a tap on a queue sees every message that the readers take, and they take them all the same" {
 	local c r t
 	c=$(chan)
