@@ -3685,7 +3685,7 @@ look_lags(int fd, const struct seg *h, struct ch_info *in)
 		if (p->role != 's' && p->role != 't')
 			continue;
 		in->subs += p->role == 's';
-		if (p->pos > head || head - p->pos > in->cap) {
+		if (p->pos > head || p->pos % 8 != 0) {
 			p->pos = NONE;		/* not yet placed, or garbage */
 			continue;
 		}
