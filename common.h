@@ -239,10 +239,10 @@
  *    stream they were writing out ends there, cut short; and the message
  *    numbers between the last one they saw and the next one they deliver
  *    are what they missed, told to the tool.  Nothing torn is delivered.
- *    The count is exact from the first message a reader sees; before, it
- *    counts from seq as it was when the reader took its place, and a
- *    writer may have built messages numbered below that but published
- *    them after.  On a queue, over is the tail the writer last looked at:
+ *    Before its first message a reader counts from the one before the
+ *    record at its place, or from seq if its place was head: a writer may
+ *    have numbered messages then that it published after, the one case
+ *    where the count is short.  On a queue, over is the tail the writer last looked at:
  *    a tap shows what readers take, as long as it is not overwritten.
  *  - Leaving, a subscriber clears its bit in hold[] and rings SPACE.
  *
