@@ -3242,6 +3242,9 @@ r_take_small(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	long n = want - *done, k;
 	size_t len, sz;
 
+	if (n > BATCH_REC - b->nrun)	/* runlen[] holds that many */
+		n = BATCH_REC - b->nrun;
+
 	for (k = 0; k < n; k++) {
 		if (at == stop)
 			break;

@@ -92,6 +92,17 @@ load helper
 	assert_no_objects "$c"
 }
 
+@test "-c N past a batch: 10,000 short lines queued, -c 10000 takes each, in order" {
+	local c
+	c=$(chan)
+	seq 10000 | shmw -l -k -n "$c"
+	shmr -c 10000 -n "$c" | cmp - <(seq 10000)
+	[[ $(queued_msgs "$c") == 0 ]]
+	runs shmr -r -n "$c"
+	expect 0 "" ""
+	assert_no_objects "$c"
+}
+
 # split_as OPT INPUT RECORD...: INPUT (a printf format) through shmwrite
 # OPT arrives as the RECORDs (printf formats), a message each, and nothing
 # more
