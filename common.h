@@ -1452,6 +1452,72 @@ bell_out_gone(int fd)
 }
 
 /*
+ * Does a live process other than us sleep on DATA with data to read?  A
+ * subscriber's or tap's position says; a queue's reader reads from tail.
+ */
+static int
+bell_needy(struct chan *c)
+{
+	uint64_t head = atomic_load(&c->seg->head), bits, p;
+	int i, s;
+
+	for (i = 0; i < NSLOT / 64; i++) {
+		bits = atomic_load(&c->seg->asleep[BELL_DATA][i]);
+		for (; bits != 0; bits &= bits - 1) {
+			s = i * 64 + __builtin_ctzll(bits);
+			p = atomic_load(&c->seg->slot[s].pos);
+			if (s == c->slot || (p == NONE ? head ==
+			    atomic_load(&c->seg->tail) : p >= head))
+				continue;
+			if (slot_alive(c, s))
+				return 1;
+			slot_reap(c, s);
+		}
+	}
+	return 0;
+}
+
+/*
+ * One semaphore serves all who sleep on a bell, and a post wakes whoever
+ * takes it first.  Readers of a broadcast channel all sleep on DATA: one
+ * that is done and sleeps again at once would take the posts meant for
+ * those woken but not yet running, which would sleep out their slice -
+ * and the writer, waiting for them, as long.  So a reader about to sleep
+ * while posts are pending and another sleeper has data to read lets it
+ * run first, a few times; one woken by a post with nothing to read
+ * passes the post on to such a sleeper.  A post left by a sleeper that
+ * went away is taken as any other.
+ */
+static int
+bell_defer(struct chan *c, struct wait *w, sem_t *s, ready_fn *ready,
+    void *arg)
+{
+	int i, v, st = CH_AGAIN;
+
+	for (i = 0; w->bell == BELL_DATA && i < SPIN_TRIES && st == CH_AGAIN &&
+	    sem_getvalue(s, &v) == 0 && v > 0 && bell_needy(c); i++) {
+		(void)sched_yield();
+		st = ready(c, arg, 0);
+	}
+	return st;
+}
+
+static int
+bell_pass(struct chan *c, struct wait *w, sem_t *s, ready_fn *ready,
+    void *arg)
+{
+	int st = ready(c, arg, HOW_WOKEN);
+
+	if (st != CH_AGAIN || w->bell != BELL_DATA || !bell_needy(c))
+		return st;
+	trace(c, EV_POST, 1, "sem_post %s: not ours, passed on",
+	    c->sem[w->bell]);
+	(void)sem_post(s);
+	(void)sched_yield();
+	return CH_AGAIN;
+}
+
+/*
  * Sleep on bell until a post or until, once we are seen asleep, unless
  * ready() says yes by then.  How we woke goes to *how.
  */
@@ -1471,7 +1537,9 @@ bell_doze(struct chan *c, struct wait *w, ready_fn *ready, void *arg,
 	atomic_fetch_or(word, bit);
 	INJECT("sleep.set");
 	atomic_thread_fence(memory_order_seq_cst);	/* [B2] */
-	if ((st = ready(c, arg, 0)) == CH_AGAIN) {
+	if ((st = ready(c, arg, 0)) == CH_AGAIN)
+		st = bell_defer(c, w, s, ready, arg);
+	if (st == CH_AGAIN) {
 		if (!w->slept++)
 			trace(c, EV_SLEEP, 0, "asleep on %s, waiting for %s",
 			    c->sem[w->bell] + 1, w->what);
@@ -1479,6 +1547,7 @@ bell_doze(struct chan *c, struct wait *w, ready_fn *ready, void *arg,
 			w->how = HOW_WOKEN;
 			trace(c, EV_WAKE, 0, "woken by a post, after %.1f s",
 			    (double)(t_now() - w->start) / 1e9);
+			st = bell_pass(c, w, s, ready, arg);
 		} else if (errno == ETIMEDOUT) {
 			w->how = HOW_LATE | HOW_STALE;
 			trace(c, EV_SLICE, (uint64_t)(t_now() - w->start),
@@ -2353,6 +2422,22 @@ w_hold(struct chan *c, int late)
 }
 
 /*
+ * Broadcast, about to wait for room, or late: a reader that sleeps on
+ * DATA with data to read may have lost its post (see bell_defer()).  Post
+ * once more if none is pending, rather than both of us sleep a slice.
+ */
+static void
+w_kick(struct chan *c)
+{
+	sem_t *s;
+	int v, st;
+
+	if (bell_needy(c) && (s = bell_sem(c, BELL_DATA, &st)) != NULL &&
+	    sem_getvalue(s, &v) == 0 && v == 0)
+		bell_post(c, BELL_DATA, 1);
+}
+
+/*
  * Broadcast: room for need more bytes, if the subscribers we wait for
  * leave it.  tail is moved over whole records, a little further than
  * need asks so that this is seldom done, never past a subscriber we wait
@@ -2485,6 +2570,8 @@ w_space_ready(struct chan *c, void *arg, int how)
 		return st;
 	if (w_room(c) >= min)
 		return CH_OK;
+	if ((how & HOW_LATE) && (c->flags & SEG_BCAST))
+		w_kick(c);
 	if ((st = w_see_tail(c, (uint64_t)min, how & HOW_LATE)) != CH_OK)
 		return st;
 	return w_room(c) >= min ? CH_OK : CH_AGAIN;
@@ -2513,6 +2600,8 @@ w_make_room(struct chan *c, size_t min)
 	}
 	if ((st = w_publish(c)) != CH_OK)
 		return st;
+	if (c->flags & SEG_BCAST)
+		w_kick(c);
 	return bell_await(c, BELL_SPACE, w_space_ready, &min, 0, t_deadline(c),
 	    c->flags & SEG_BCAST ? "room: the slowest subscriber to read on" :
 	    "room in the ring");
@@ -3396,7 +3485,7 @@ r_before(struct chan *c, uint64_t p)
 
 	if (p == head || rec_get(c, p, head, &r) == 0)
 		return atomic_load(&c->seg->seq);
-	return r.flags & REC_FIRST ? r.seq - 1 : r.seq;
+	return (r.flags & REC_FIRST) ? r.seq - 1 : r.seq;
 }
 
 /*
