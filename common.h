@@ -1870,10 +1870,10 @@ life_join(struct chan *c, int role, const struct ch_make *mk)
 	if (k == OBJ_BUILDING)
 		return life_settle(c);
 	c->flags = o.flags & (SEG_BCAST | SEG_LOSSY);
-	if ((mk->kind & SEG_BCAST) && !(c->flags & SEG_BCAST))
-		return CH_ENOTBCAST;
 	if ((mk->kind & SEG_LOSSY) && !(c->flags & SEG_LOSSY))
 		return CH_ENOTLOSSY;
+	if ((mk->kind & SEG_BCAST) && !(c->flags & SEG_BCAST))
+		return CH_ENOTBCAST;
 	if (mk->queue && (c->flags & SEG_BCAST))
 		return CH_ENOTQUEUE;
 	if ((r = seg_map(c, o.cap, PROT_READ | PROT_WRITE)) != CH_OK)
@@ -2414,6 +2414,7 @@ w_hold(struct chan *c, int late)
 			p = atomic_load_explicit(&c->seg->slot[s].pos,
 			    memory_order_acquire);	/* [W3] */
 			if (s != c->slot && p <= c->w.head &&
+			    atomic_load(&c->seg->slot[s].role) == 's' &&
 			    c->w.head - p <= c->cap && p % 8 == 0 && p < hold)
 				hold = p;
 		}
@@ -2874,11 +2875,11 @@ w_begin_tail(struct chan *c)
 	w->btail = atomic_load(&c->seg->tail);
 	if (w->head - w->btail > c->cap || w->btail % 8 != 0)
 		return CH_ECORRUPT;
+	if (atomic_load(&c->seg->over) != w->btail)
+		w_overwrite(c, w->btail);	/* [L1], then [P1] */
 	atomic_thread_fence(memory_order_seq_cst);	/* [P1] */
 	hold = w_hold(c, 0);
 	w->tail = w->btail < hold ? w->btail : hold;
-	if (atomic_load(&c->seg->over) != w->btail)
-		w_overwrite(c, w->btail);
 	return CH_OK;
 }
 
@@ -3392,8 +3393,8 @@ r_fill(struct chan *c, struct ch_batch *b, long want)
 			st = r_in_stream(c, b, pos, sz, &r, &done);
 		} else if (!(r.flags & REC_FIRST) && c->r.mode != R_QUEUE) {
 			b_cut(b, pos + sz, 0);	/* joined after its FIRST */
-		} else if (!(r.flags & REC_FIRST) ||
-		    r.seq == atomic_load(&c->seg->rin)) {
+		} else if (!(r.flags & REC_FIRST) || (c->r.mode == R_QUEUE &&
+		    r.seq == atomic_load(&c->seg->rin))) {
 			/* the remains of a stream whose reader left */
 			atomic_store(&c->seg->abandoned, r.seq);
 			INJECT("abandoned.set");
@@ -3415,9 +3416,14 @@ r_fill(struct chan *c, struct ch_batch *b, long want)
 static int
 r_lap(struct chan *c, struct ch_batch *b)
 {
-	uint64_t over = atomic_load_explicit(&c->seg->over,
-	    memory_order_acquire), head = atomic_load(&c->seg->head);
+	_Atomic uint64_t *o = &c->seg->over;
+	uint64_t over, head;
+	int i = 0;
 
+	do {		/* head as it was while over was: never a ring apart */
+		over = atomic_load_explicit(o, memory_order_acquire);
+		head = atomic_load(&c->seg->head);
+	} while (atomic_load(o) != over && ++i < SPIN_TRIES);
 	if ((int64_t)(over - c->r.pos) <= 0)
 		return CH_OK;
 	if (over % 8 != 0 || over > head || head - over > c->cap)
@@ -3510,10 +3516,11 @@ r_begin(struct chan *c, int oldest)
 			atomic_fetch_or(&c->seg->hold[c->slot / 64],
 			    (uint64_t)1 << (c->slot % 64));
 		atomic_thread_fence(memory_order_seq_cst);	/* [P2] */
+		c->r.last = r_before(c, p);
+		atomic_thread_fence(memory_order_acquire);	/* [L2] */
 		q = atomic_load(from);
-	} while (c->r.mode == R_SUB && q != p);
+	} while ((c->r.mode == R_SUB || oldest) && q != p);
 	c->r.pos = p;
-	c->r.last = r_before(c, p);
 	INJECT("subscribe");
 	trace(c, EV_NOTE, 0, "%s at %llu%s", c->r.mode == R_SUB ? "subscribed"
 	    : "reading, lossy,", (unsigned long long)p,
@@ -3559,6 +3566,7 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 	b->nrun = 0;
 	b->bytes = b->staged = b->wbytes = b->ncopy = 0;
 	b->missed = b->lapped = 0;
+	b->last = 0;
 	if ((st = bell_busy(c)) != CH_OK)
 		return st;
 	if (rd->mode == R_LOSSY && b->copy == NULL &&

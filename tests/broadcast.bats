@@ -235,6 +235,34 @@ lapped_first() {
 	assert_no_objects "$c"
 }
 
+@test "a tap that reads a stream while a queue's reader writes it out leaves it to the reader" {
+	local c r t w
+	c=$(chan)
+	head -c 300000 /dev/urandom >"$T/big"
+	runs shmr -k -c 0 -s 64K -n "$c"
+	expect 0 "" ""
+	bg /dev/null "$T/t.out" "$T/t.err" "${SHMR[@]}" --tap -c 1 -n "$c"
+	t=$BGPID
+	wait_waiting "$c" tap 1
+	kill -STOP "$t"
+	ibg /dev/null "$T/r.out" "$T/r.err" rin.set=stop shmread -c 1 -n "$c"
+	r=$BGPID
+	bg "$T/big" /dev/null "$T/w.err" "${SHMW[@]}" -n "$c"
+	w=$BGPID
+	wait_stopped "$r"
+	# the tap comes to the stream's FIRST record while rin names it
+	kill -CONT "$t"
+	wait_until test -s "$T/t.out"
+	kill -CONT "$r"
+	expect_exit "$w" 0
+	expect_exit "$r" 0
+	cmp "$T/r.out" "$T/big"
+	[[ ! -s $T/w.err && ! -s $T/r.err ]]
+	kill_wait TERM "$t" 143
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+}
+
 # tap_lapped_in_copy NAME: a tap of NAME that stopped after it copied a
 # batch (lossy.copied, its second batch) is lapped by the writer, then goes
 # on: every line it writes out is whole, it says what it missed, ends 3
