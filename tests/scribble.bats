@@ -11,7 +11,8 @@
 # signal (no SIGSEGV, SIGBUS, and no sanitizer report: they abort here),
 # none killed by the timeout net, each 0, 1, 3 or 124 (3: flags scribbled
 # to a lossy broadcast channel, its reader missed messages), and on 1
-# exactly one line on stderr, `prog: ...`.  Nothing is promised about the data.  At
+# exactly one line on stderr, `prog: ...`, after what a lossy reader tells
+# of messages it missed.  Nothing is promised about the data.  At
 # the end -r removes the channel, and nothing of it is left in /dev/shm.
 #
 # A round's seed is printed; FUZZ_SEED=N runs just one round with seed N
@@ -318,7 +319,11 @@ run_tool() {
 			[[ $l == "$prog: "* ]] || ok=0
 		done
 		;;
-	1) [[ ${#e[@]} -eq 1 && ${e[0]} == "$prog: "* ]] || ok=0 ;;
+	1)	# a lossy reader's notices, then the one line of the error
+		while ((${#e[@]} > 1)) && [[ ${e[0]} =~ ^$prog:\ .*:\ (missed\ [0-9]+\ messages?|message\ truncated\ \(lapped\))$ ]]; do
+			e=("${e[@]:1}")
+		done
+		[[ ${#e[@]} -eq 1 && ${e[0]} == "$prog: "* ]] || ok=0 ;;
 	*) ok=0 ;;
 	esac
 	if ((!ok)); then
