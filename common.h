@@ -138,7 +138,12 @@
  * between.  Then it sets its bit in asleep[bell], looks once more [B2] and
  * sleeps on the bell for at most SLICE_NS.  After a slice it looks for dead
  * peers, for a removed or truncated segment, and at its deadline.  A bell
- * must be the segment owner's and have one name, as the segment.
+ * must be the segment owner's and have one name, as the segment.  A post
+ * wakes whoever takes it first; so that the readers of a broadcast
+ * channel, all asleep on DATA, do not take each other's, one about to
+ * sleep lets those run first that were posted for and have data to read,
+ * one woken with nothing to read passes its post on to them, and a writer
+ * about to wait for one of them posts again (bell_defer(), w_kick()).
  *
  * TOKENS.  wtoken and rtoken hold 0 (free), a holder's id, or HANDOFF.
  * They are taken by compare-and-swap.  A writer keeps wtoken for a whole
