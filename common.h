@@ -3522,7 +3522,7 @@ r_begin(struct chan *c, int oldest)
 			    (uint64_t)1 << (c->slot % 64));
 		atomic_thread_fence(memory_order_seq_cst);	/* [P2] */
 		c->r.last = r_before(c, p);
-		atomic_thread_fence(memory_order_acquire);	/* [L2] */
+		atomic_thread_fence(memory_order_acquire);	/* [L2], too */
 		q = atomic_load(from);
 	} while ((c->r.mode == R_SUB || oldest) && q != p);
 	c->r.pos = p;
