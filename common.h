@@ -3516,6 +3516,7 @@ r_begin(struct chan *c, int oldest)
 	    atomic_load(&sl->role) == 't' ? R_LOSSY : R_SUB;
 	do {
 		p = q;
+		INJECT("subscribe.look");
 		atomic_store(&sl->pos, p);
 		if (c->r.mode == R_SUB)
 			atomic_fetch_or(&c->seg->hold[c->slot / 64],

@@ -80,6 +80,26 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
+@test "a subscriber passed by between its look at head and storing its position looks again: it starts where the writer is" {
+	local c s
+	c=$(chan)
+	runs shmr -b -k -c 0 -s 4K -n "$c"
+	expect 0 "" ""
+	ibg /dev/null "$T/s.out" "$T/s.err" subscribe.look=stop shmread -c 1 -n "$c"
+	s=$BGPID
+	wait_stopped "$s"
+	# nobody holds the writer: it overwrites the ring where the head it saw was
+	seq 3000 | shmw -l -n "$c"
+	kill -CONT "$s"
+	wait_waiting "$c" subscriber 1
+	runs shmw -n "$c" after
+	expect 0 "" ""
+	expect_exit "$s" 0
+	[[ $(<"$T/s.out") == after && ! -s $T/s.err ]]
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+}
+
 @test "a writer with no subscriber, or whose subscribers have all left, never waits: the oldest records are overwritten" {
 	local c s
 	c=$(chan)
