@@ -3911,7 +3911,7 @@ ch_look(const char *name, struct ch_info *in)
 /* Set by the signal handler; a handle's stop points here (see sig_catch). */
 static volatile sig_atomic_t sig_caught;
 
-#define VERSION		"3.0"	/* the tools'; the manuals' .Os says it too */
+#define VERSION		"4.0"	/* the tools'; the manuals' .Os says it too */
 #define DEFAULT_NAME	"default"
 #define DEFAULT_CAP	((uint64_t)1 << 20)
 #define DEFAULT_MODE	0600
