@@ -146,6 +146,28 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
+@test "a subscriber killed while busy, not asleep, releases the writer too" {
+	local c s w
+	c=$(chan)
+	runs shmr -b -k -c 0 -s 4K -n "$c"
+	expect 0 "" ""
+	# stopped once its position is stored: waited for, and not asleep
+	ibg /dev/null /dev/null /dev/null subscribe=stop shmread -f -n "$c"
+	s=$BGPID
+	wait_stopped "$s"
+	seq 3000 >"$T/in"
+	bg "$T/in" /dev/null "$T/w.err" "${SHMW[@]}" -l -t $((20 * TMULT)) -n "$c"
+	w=$BGPID
+	wait_until asleep_on "$c" 3
+	run ! asleep_on "$c" 2
+	kill -KILL "$s"
+	expect_exit "$s" 137
+	expect_exit "$w" 0 $((20 * TMULT))
+	[[ ! -s $T/w.err ]]
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+}
+
 @test "--lossy: a stopped subscriber never holds the writer" {
 	local c s
 	c=$(chan)
