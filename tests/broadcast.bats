@@ -168,6 +168,30 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
+@test "a subscriber placed at the oldest record just as the writer moves tail past it is waited for, and gets all" {
+	local c s w
+	c=$(chan)
+	seq 250 | shmw -b -k -l -s 4K -n "$c"
+	seq 251 1000 >"$T/in"
+	# the writer has looked at the positions: nobody; it is about to move tail
+	ibg "$T/in" /dev/null "$T/w.err" overwrite=stop shmwrite -l -t $((20 * TMULT)) -n "$c"
+	w=$BGPID
+	wait_stopped "$w"
+	ibg /dev/null "$T/s.out" "$T/s.err" subscribe=stop shmread --from-oldest -f -t 1 -n "$c"
+	s=$BGPID
+	wait_stopped "$s"
+	# it looks again once it has moved tail [P1], and waits for the subscriber
+	kill -CONT "$w"
+	wait_until asleep_on "$c" 3
+	kill -CONT "$s"
+	expect_exit "$w" 0 $((20 * TMULT))
+	expect_exit "$s" 0
+	diff "$T/s.out" <(seq 1000)
+	[[ ! -s $T/w.err && ! -s $T/s.err ]]
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+}
+
 @test "--lossy: a stopped subscriber never holds the writer" {
 	local c s
 	c=$(chan)
