@@ -2472,6 +2472,7 @@ w_see_subs(struct chan *c, uint64_t need, int late)
 		INJECT("overwrite");
 		atomic_store_explicit(&c->seg->tail, t, memory_order_relaxed);
 		w_overwrite(c, t);			/* [L1], [P1] */
+		INJECT("overwrite.said");
 		w->btail = t;
 		hold = w_hold(c, 0);
 	}

@@ -192,6 +192,33 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
+@test "a writer that comes after one killed as it moved tail past a subscriber at the oldest record waits for that subscriber" {
+	local c s w
+	c=$(chan)
+	seq 250 | shmw -b -k -l -s 4K -n "$c"
+	seq 251 1000 >"$T/in"
+	ibg "$T/in" /dev/null /dev/null overwrite=stop,overwrite.said=kill shmwrite -l -n "$c"
+	w=$BGPID
+	wait_stopped "$w"
+	ibg /dev/null "$T/s.out" "$T/s.err" subscribe=stop shmread --from-oldest -f -t 1 -n "$c"
+	s=$BGPID
+	wait_stopped "$s"
+	# it moves tail and over past the subscriber, and dies before it looks again
+	kill -CONT "$w"
+	expect_exit "$w" 137
+	bg "$T/in" /dev/null "$T/w.err" "${SHMW[@]}" -l -t $((20 * TMULT)) -n "$c"
+	w=$BGPID
+	wait_until asleep_on "$c" 3
+	kill -CONT "$s"
+	expect_exit "$w" 0 $((20 * TMULT))
+	expect_exit "$s" 0
+	diff <(head -n 250 "$T/s.out") <(seq 250)
+	diff <(tail -n 750 "$T/s.out") "$T/in"
+	[[ ! -s $T/w.err && ! -s $T/s.err ]]
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+}
+
 @test "--lossy: a stopped subscriber never holds the writer" {
 	local c s
 	c=$(chan)
