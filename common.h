@@ -3386,6 +3386,8 @@ r_fill(struct chan *c, struct ch_batch *b, long want)
 	b->wpos = tail;
 	for (pos = tail; st == CH_OK && pos != head && b->nrec < BATCH_REC &&
 	    b->ncut < BATCH_REC && done < want; pos += sz) {
+		if (c->r.mode == R_LOSSY && pos != tail)
+			INJECT("lossy.copying");	/* in the middle of a copy */
 		if (c->r.cur == 0 && !c->r.gap &&
 		    (next = r_take_small(c, b, pos, head, want, &done)) != pos) {
 			sz = next - pos;

@@ -359,6 +359,38 @@ lapped_first() {
 	assert_no_objects "$c"
 }
 
+@test "a lossy subscriber stopped in the middle of a copy (lossy.copying) while the writer laps it keeps none of it: no line torn or out of order, the count exact" {
+	local c s k
+	c=$(chan)
+	runs shmr --lossy -k -c 0 -s 4K -n "$c"
+	expect 0 "" ""
+	# a record a line: 8 + 24 bytes, 128 to the ring
+	printf '%020d\n' $(seq 1000) >"$T/lines"
+	head -n 100 "$T/lines" | shmw -l -n "$c"
+	ibg /dev/null "$T/s.out" "$T/s.err" lossy.copying=stop shmread -f -t 1 -n "$c"
+	s=$BGPID
+	wait_waiting "$c" subscriber 1
+	# 101 to 130 wrap around the ring: it copies to the end of the ring, stops
+	sed -n '101,130p' "$T/lines" | shmw -l -n "$c"
+	wait_stopped "$s"
+	sed -n '131,1000p' "$T/lines" | shmw -l -n "$c"
+	kill -CONT "$s"
+	runs shmw -n "$c" last
+	expect 0 "" ""
+	expect_exit "$s" 3
+	[[ $(tail -n 1 "$T/s.out") == last ]]
+	sed '$d' "$T/s.out" >"$T/got"
+	all_match "$T/got" '[0-9]{20}'
+	sort -c -u -n "$T/got"
+	comm -23 "$T/got" "$T/lines" | cmp - /dev/null
+	k=$(sed -n "s/^shmread: $c: missed \\([0-9]*\\) messages\$/\\1/p" "$T/s.err")
+	[[ -n $k && $(wc -l <"$T/s.err") -eq 1 ]]
+	# what it got and what it says it missed: 101 to 1000, and last
+	(($(wc -l <"$T/s.out") + k == 901))
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+}
+
 # tap_lapped_in_copy NAME: a tap of NAME that stopped after it copied a
 # batch (lossy.copied, its second batch) is lapped by the writer, then goes
 # on: every line it writes out is whole, it says what it missed, ends 3
