@@ -27,7 +27,9 @@
 #             as far as the subscriber lets it);
 #   lossy     a lossy subscriber (-c 200) makes a lossy channel of 64K (it
 #             is never lapped) and a tap comes; a -l writer sends 200
-#             lines: both get them all, the same.
+#             lines, every 20th longer than a small run takes (so that a
+#             batch goes on past its first copy): both get them all, the
+#             same.
 #   A broadcast writer killed: another sends 200 more, so that its
 #   subscribers take their count.  A subscriber killed never holds the
 #   writer back for long.
@@ -535,7 +537,7 @@ scene_lossy() {
 	start LT /dev/null "$D.LT.out" shmread --tap -c 200 -n "$c"
 	within "$LIMIT" waits_data LT || return
 	kind=$(field "$c" kind)
-	start LW "$T/m1.in" /dev/null shmwrite -l -n "$c"
+	start LW "$T/m3.in" /dev/null shmwrite -l -n "$c"
 	ends LW 0 || return
 	bcast_rest LW LW2 m2 25 || return
 	ends LS 0 || return
@@ -547,7 +549,7 @@ scene_lossy() {
 		POOL+=("$D.LS.out")
 		died LT || cmp -s "$D.LS.out" "$D.LT.out" || bad "the tap got other than the subscriber" || return
 	fi
-	sent m1 200 LW
+	sent m3 200 LW
 	drain
 }
 
@@ -605,6 +607,7 @@ run_one() {
 	gen_msgs r1 3 19 >"$T/r.in"
 	gen_msgs b1 200 23 >"$T/b1.in"
 	gen_msgs m1 200 26 >"$T/m1.in"
+	gen_msgs m3 200 27 20 >"$T/m3.in"
 	head -c $((200 * 1024)) /dev/urandom >"$T/stream"
 	mapfile -t pts < <(points)
 	((${#pts[@]} >= 20)) || { echo "only ${#pts[@]} injection points found"; return 1; }

@@ -20,13 +20,15 @@ function ck(s,   i, a, b) {
 function init_ord(   i) { for (i = 32; i < 127; i++) ord[sprintf("%c", i)] = i }
 '
 
-# gen_msgs ID N SEED: N messages of writer ID, one a line.
+# gen_msgs ID N SEED [LONG]: N messages of writer ID, one a line; with
+# LONG, every LONGth has 320 more hex digits (past a reader's small runs).
 gen_msgs() {
-	awk -v id="$1" -v n="$2" -v seed="$3" "$MSG_AWK_CK"'
+	awk -v id="$1" -v n="$2" -v seed="$3" -v long="${4:-0}" "$MSG_AWK_CK"'
 	BEGIN {
 		init_ord(); srand(seed); hex = "0123456789abcdef"
 		for (s = 1; s <= n; s++) {
 			len = 8 + int(rand() * 64); p = ""
+			if (long && s % long == 0) len += 320
 			for (j = 0; j < len; j++) p = p substr(hex, 1 + int(rand() * 16), 1)
 			m = sprintf("%s-%06d %s", id, s, p)
 			print m, ck(m)
