@@ -113,12 +113,37 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	[[ $(field "$c" kind) == broadcast ]]
 	subscribers 1 "$c" -c 1
 	s=${SUBS[0]}
-	runs shmw -l -t $((10 * TMULT)) -n "$c" <"$T/in"
+	runs shmw -n "$c" 1
 	expect 0 "" ""
 	expect_exit "$s" 0
 	[[ $(<"$T/s1.out") == 1 ]]
+	# gone: it holds nobody, not even for a moment (-t 0)
+	runs shmw -l -t 0 -n "$c" <"$T/in"
+	expect 0 "" ""
 	runs shmr -r -n "$c"
 	expect 0 "" ""
+	assert_no_objects "$c"
+}
+
+# "Leaving, a subscriber clears its bit in hold[]": its slot keeps its role
+# and position, the writer (in another slot) is not held by them even for
+# the moment it takes to find the process gone; -v would say it waits.
+@test "a subscriber that leaves holds the writer back no more: the writer never waits for room after it" {
+	local c s w fd
+	c=$(chan)
+	subscribers 1 "$c" -s 4K -c 1
+	s=${SUBS[0]}
+	mkfifo "$T/in"
+	bg "$T/in" /dev/null "$T/w.err" "${SHMW[@]}" -v -l -n "$c"
+	w=$BGPID
+	exec {fd}>"$T/in"
+	echo 1 >&"$fd"
+	expect_exit "$s" 0
+	[[ $(<"$T/s1.out") == 1 ]]
+	seq 100000 >&"$fd"	# 600 KB through the 4K ring
+	exec {fd}>&-
+	expect_exit "$w" 0
+	[[ $(grep -c "waiting for room" "$T/w.err") == 0 ]]
 	assert_no_objects "$c"
 }
 
@@ -237,12 +262,17 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
-@test "a lossy subscriber lapped while stopped: it says exactly how many it missed, goes on at the oldest held, ends 3" {
+# lapped_stopped [SEQ]: a lossy subscriber, stopped after message 1, is
+# lapped by 1000 more through the 4K ring; with SEQ, message 1's number (the
+# writer's next number poked: the others may wrap past 0xffffffff, to 1).
+# It says exactly how many it missed, goes on at the oldest held, ends 3.
+lapped_stopped() {
 	local c s n=1000 got k first
 	c=$(chan)
 	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -t 1 -n "$c"
 	s=$BGPID
 	wait_waiting "$c" subscriber 1
+	[[ -z $1 ]] || poke "$c" "$OFF_seq" V "$1"
 	runs shmw -n "$c" 1
 	expect 0 "" ""
 	wait_until file_has "$T/s.out" 1
@@ -263,6 +293,15 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	first=$((n + 2 - (got - 2)))
 	diff <(sed '1d;$d' "$T/s.out") <(seq "$first" $((n + 1)))
 	assert_no_objects "$c"
+}
+
+@test "a lossy subscriber lapped while stopped: it says exactly how many it missed, goes on at the oldest held, ends 3" {
+	lapped_stopped ""
+}
+
+# "0 is never one": the count across the wrap of message numbers skips it
+@test "a lossy subscriber lapped while stopped as message numbers wrap past 0xffffffff: the count is exact all the same" {
+	lapped_stopped $((0xffffffff - 500))
 }
 
 # lapped_first NAME ARGS...: a lossy reader (shmread ARGS... -n NAME -f,
@@ -325,6 +364,30 @@ lapped_first() {
 	diff "$T/r.out" <(seq 1000)
 	diff "$T/t.out" <(seq 1000)
 	[[ ! -s $T/r.err && ! -s $T/t.err ]]
+	assert_no_objects "$c"
+}
+
+# "A tap never sets TAKEN and never satisfies a -w": the tap has written the
+# message out, and it is not marked taken; the -w writer waits on for a
+# reader, who gets it.
+# shellcheck disable=SC2154 # HDRSZ, REC_TAKEN: from tests/layout
+@test "a tap shows a -w message but never takes it: the writer waits on for a reader" {
+	local c t w tail
+	c=$(chan)
+	bg /dev/null "$T/t.out" "$T/t.err" "${SHMR[@]}" --tap -c 1 -n "$c"
+	t=$BGPID
+	wait_waiting "$c" tap 1
+	tail=$(u64 "$c" "$OFF_tail")
+	bg /dev/null /dev/null "$T/w.err" "${SHMW[@]}" -w -n "$c" job
+	w=$BGPID
+	expect_exit "$t" 0
+	[[ $(cat "$T/t.out") == job && ! -s $T/t.err ]]
+	((($(od -An -tu4 -j $((HDRSZ + tail % 1048576)) -N 4 "/dev/shm/shmrw.$c") & REC_TAKEN) == 0))
+	kill -0 "$w"
+	runs shmr -t 0 -n "$c"
+	expect 0 job ""
+	expect_exit "$w" 0
+	[[ ! -s $T/w.err ]]
 	assert_no_objects "$c"
 }
 
@@ -639,25 +702,29 @@ usage2() {
 	bg /dev/null "$T/t.out" /dev/null "${SHMR[@]}" --tap -f -n "$c"
 	t=$BGPID
 	wait_waiting "$c" tap 1
-	kill -STOP "$s1"
-	printf 'a\nb\nc\n' | shmw -l -n "$c"
-	wait_until file_has "$T/s2.out" c
-	wait_until file_has "$T/t.out" c
+	# the tap lags most, but holds nobody back: the largest lag is s1's
+	kill -STOP "$t"
+	printf 'a\n' | shmw -l -n "$c"
+	wait_until file_has "$T/s1.out" a
+	wait_until file_has "$T/s2.out" a
 	wait_waiting "$c" subscriber 2
-	wait_waiting "$c" tap 1
+	kill -STOP "$s1"
+	printf 'b\nc\n' | shmw -l -n "$c"
+	wait_until file_has "$T/s2.out" c
+	wait_waiting "$c" subscriber 2
 	runs status_of "$c"
 	[[ $output == *$'\nkind: broadcast\n'* && $output == *$'\nsubscribers: '"$s1 $s2"$'\n'* ]]
 	[[ $output == *$'\ntaps: '"$t"$'\n'* && $output != *'read token'* && $output != *$'\nreaders:'* ]]
-	[[ $output == *$'\nprocess: '"$s1"' '*' subscriber, waits for data, at 0, lag 6 bytes, 3 messages: '* ]]
+	[[ $output == *$'\nprocess: '"$s1"' '*' subscriber, waits for data, at 16, lag 4 bytes, 2 messages: '* ]]
 	[[ $output == *$'\nprocess: '"$s2"' '*' subscriber, waits for data, at 48, lag 0 bytes, 0 messages: '* ]]
-	[[ $output == *$'\nprocess: '"$t"' '*' tap, waits for data, at 48, lag 0 bytes, 0 messages: '* ]]
+	[[ $output == *$'\nprocess: '"$t"' '*' tap, waits for data, at 0, lag 6 bytes, 3 messages: '* ]]
 	j=$("$SHMREAD" --status --json -n "$c")
-	[[ $(json 'd["kind"], d["lossy"], d["subscriber_count"], d["max_lag"], d["subscribers"], d["taps"], "read_token" in d' <<<"$j") == "broadcast False 2 6 [$s1, $s2] [$t] False" ]]
-	[[ $(json '[(p["pid"], p["role"], p["position"], p["lag_bytes"], p["lag_messages"]) for p in d["processes"]]' <<<"$j") == "[($s1, 'subscriber', 0, 6, 3), ($s2, 'subscriber', 48, 0, 0), ($t, 'tap', 48, 0, 0)]" ]]
+	[[ $(json 'd["kind"], d["lossy"], d["subscriber_count"], d["max_lag"], d["subscribers"], d["taps"], "read_token" in d' <<<"$j") == "broadcast False 2 4 [$s1, $s2] [$t] False" ]]
+	[[ $(json '[(p["pid"], p["role"], p["position"], p["lag_bytes"], p["lag_messages"]) for p in d["processes"]]' <<<"$j") == "[($s1, 'subscriber', 16, 4, 2), ($s2, 'subscriber', 48, 0, 0), ($t, 'tap', 0, 6, 3)]" ]]
 	runs "$SHMREAD" --list --no-headings -n "$c"
-	[[ $status -eq 0 && $(squeeze "$output") == "$c broadcast "*" 6 3 3 2 6 no live" ]]
+	[[ $status -eq 0 && $(squeeze "$output") == "$c broadcast "*" 6 3 3 2 4 no live" ]]
 	j=$("$SHMREAD" --list --json -n "$c")
-	[[ $(json '[(x["kind"], x["lossy"], x["subscriber_count"], x["max_lag"]) for x in d]' <<<"$j") == "[('broadcast', False, 2, 6)]" ]]
+	[[ $(json '[(x["kind"], x["lossy"], x["subscriber_count"], x["max_lag"]) for x in d]' <<<"$j") == "[('broadcast', False, 2, 4)]" ]]
 	# a queue: no subscribers, no lag
 	runs shmw -n "$q" hi
 	runs "$SHMREAD" --list --no-headings -n "$q"
@@ -665,8 +732,9 @@ usage2() {
 	[[ $(field "$q" kind) == queue ]]
 	[[ $("$SHMREAD" --status --json -n "$q" | json 'd["kind"], d["lossy"], d["processes"]') == "queue False []" ]]
 	gets "$q" hi
-	kill -CONT "$s1"
+	kill -CONT "$s1" "$t"
 	wait_until file_has "$T/s1.out" c
+	wait_until file_has "$T/t.out" c
 	kill_wait TERM "$s1" 143
 	kill_wait TERM "$s2" 143
 	kill_wait TERM "$t" 143
