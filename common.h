@@ -3214,6 +3214,7 @@ r_claim(struct chan *c, uint64_t pos, const struct rec *r)
 
 	if (!(hdr & REC_SYNC) || c->r.mode != R_QUEUE)
 		return !(hdr & REC_SYNC) || !(hdr & REC_ABORT);
+	INJECT("claim");	/* its writer may withdraw it yet */
 	while (!(hdr & (REC_TAKEN | REC_ABORT)))
 		if (atomic_compare_exchange_strong(rec_word(c, pos), &hdr,
 		    hdr | REC_TAKEN)) {
