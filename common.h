@@ -247,8 +247,9 @@
  *    Before its first message a reader counts from the one before the
  *    record at its place, or from seq if its place was head: a writer may
  *    have numbered messages then that it published after, the one case
- *    where the count is short.  On a queue, over is the tail the writer last looked at:
- *    a tap shows what readers take, as long as it is not overwritten.
+ *    where the count is short.  On a queue, over is the tail the writer
+ *    last looked at: a tap shows what readers take, as long as it is not
+ *    overwritten.
  *  - Leaving, a subscriber clears its bit in hold[] and rings SPACE.
  *
  * CRASHES: what a dead process leaves, and who repairs it.
@@ -1363,11 +1364,15 @@ bell_nasleep(const struct chan *c, int bell)
 	return n;
 }
 
-/* Does a live process other than us sleep on bell?  The dead are reaped. */
+/*
+ * Does a live process other than us sleep on bell - with data to read, if
+ * needy (on DATA: a subscriber's or tap's position says, a queue's reader
+ * reads from tail)?  The dead are reaped.
+ */
 static int
-bell_live_sleeper(struct chan *c, int bell)
+bell_live_sleeper(struct chan *c, int bell, int needy)
 {
-	uint64_t bits;
+	uint64_t head = needy ? atomic_load(&c->seg->head) : 0, bits, p;
 	int i, s;
 
 	for (i = 0; i < NSLOT / 64; i++) {
@@ -1375,6 +1380,9 @@ bell_live_sleeper(struct chan *c, int bell)
 		for (; bits != 0; bits &= bits - 1) {
 			s = i * 64 + __builtin_ctzll(bits);
 			if (s == c->slot)
+				continue;
+			if (needy && ((p = atomic_load(&c->seg->slot[s].pos)) ==
+			    NONE ? head == atomic_load(&c->seg->tail) : p >= head))
 				continue;
 			if (slot_alive(c, s))
 				return 1;
@@ -1457,32 +1465,6 @@ bell_out_gone(int fd)
 }
 
 /*
- * Does a live process other than us sleep on DATA with data to read?  A
- * subscriber's or tap's position says; a queue's reader reads from tail.
- */
-static int
-bell_needy(struct chan *c)
-{
-	uint64_t head = atomic_load(&c->seg->head), bits, p;
-	int i, s;
-
-	for (i = 0; i < NSLOT / 64; i++) {
-		bits = atomic_load(&c->seg->asleep[BELL_DATA][i]);
-		for (; bits != 0; bits &= bits - 1) {
-			s = i * 64 + __builtin_ctzll(bits);
-			p = atomic_load(&c->seg->slot[s].pos);
-			if (s == c->slot || (p == NONE ? head ==
-			    atomic_load(&c->seg->tail) : p >= head))
-				continue;
-			if (slot_alive(c, s))
-				return 1;
-			slot_reap(c, s);
-		}
-	}
-	return 0;
-}
-
-/*
  * One semaphore serves all who sleep on a bell, and a post wakes whoever
  * takes it first.  Readers of a broadcast channel all sleep on DATA: one
  * that is done and sleeps again at once would take the posts meant for
@@ -1500,7 +1482,8 @@ bell_defer(struct chan *c, struct wait *w, sem_t *s, ready_fn *ready,
 	int i, v, st = CH_AGAIN;
 
 	for (i = 0; w->bell == BELL_DATA && i < SPIN_TRIES && st == CH_AGAIN &&
-	    sem_getvalue(s, &v) == 0 && v > 0 && bell_needy(c); i++) {
+	    sem_getvalue(s, &v) == 0 && v > 0 &&
+	    bell_live_sleeper(c, BELL_DATA, 1); i++) {
 		(void)sched_yield();
 		st = ready(c, arg, 0);
 	}
@@ -1513,7 +1496,8 @@ bell_pass(struct chan *c, struct wait *w, sem_t *s, ready_fn *ready,
 {
 	int st = ready(c, arg, HOW_WOKEN);
 
-	if (st != CH_AGAIN || w->bell != BELL_DATA || !bell_needy(c))
+	if (st != CH_AGAIN || w->bell != BELL_DATA ||
+	    !bell_live_sleeper(c, BELL_DATA, 1))
 		return st;
 	trace(c, EV_POST, 1, "sem_post %s: not ours, passed on",
 	    c->sem[w->bell]);
@@ -1665,7 +1649,7 @@ static int
 tok_gone(struct chan *c, int bell, uint64_t held)
 {
 	if (held == TOKEN_HANDOFF)
-		return !bell_live_sleeper(c, bell);
+		return !bell_live_sleeper(c, bell, 0);
 	return !slot_id_alive(c, held);
 }
 
@@ -1721,7 +1705,7 @@ tok_give(struct chan *c, int bell)
 	if (!atomic_compare_exchange_strong(tok, &held, TOKEN_FREE))
 		return;		/* not ours any more: hostile write */
 	held = TOKEN_FREE;
-	if (bell_nasleep(c, bell) > 0 && bell_live_sleeper(c, bell) &&
+	if (bell_nasleep(c, bell) > 0 && bell_live_sleeper(c, bell, 0) &&
 	    atomic_compare_exchange_strong(tok, &held, TOKEN_HANDOFF)) {
 		trace(c, EV_NOTE, 0, "gave the %s token to a sleeper",
 		    bell == BELL_WRITERS ? "write" : "read");
@@ -2438,7 +2422,8 @@ w_kick(struct chan *c)
 	sem_t *s;
 	int v, st;
 
-	if (bell_needy(c) && (s = bell_sem(c, BELL_DATA, &st)) != NULL &&
+	if (bell_live_sleeper(c, BELL_DATA, 1) &&
+	    (s = bell_sem(c, BELL_DATA, &st)) != NULL &&
 	    sem_getvalue(s, &v) == 0 && v == 0)
 		bell_post(c, BELL_DATA, 1);
 }

@@ -193,20 +193,26 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
-@test "a subscriber placed at the oldest record just as the writer moves tail past it is waited for, and gets all" {
-	local c s w
+# oldest_race SPEC: a kept broadcast channel of 4K holds 1 to 250; a -l
+# writer of 251 to 1000 (its injection SPEC) stops as it is about to move
+# tail, having seen no subscriber (overwrite); a --from-oldest subscriber
+# stops having taken the oldest record as its start (subscribe).  Sets c,
+# w and s.
+oldest_race() {
 	c=$(chan)
 	seq 250 | shmw -b -k -l -s 4K -n "$c"
 	seq 251 1000 >"$T/in"
-	# the writer has looked at the positions: nobody; it is about to move tail
-	ibg "$T/in" /dev/null "$T/w.err" overwrite=stop shmwrite -l -t $((20 * TMULT)) -n "$c"
+	ibg "$T/in" /dev/null "$T/w.err" "$1" shmwrite -l -t $((20 * TMULT)) -n "$c"
 	w=$BGPID
 	wait_stopped "$w"
 	ibg /dev/null "$T/s.out" "$T/s.err" subscribe=stop shmread --from-oldest -f -t 1 -n "$c"
 	s=$BGPID
 	wait_stopped "$s"
-	# it looks again once it has moved tail [P1], and waits for the subscriber
-	kill -CONT "$w"
+}
+
+# oldest_race_ends: once the writer sleeps for room (on SPACE), the
+# subscriber goes on; both end well, and it got every line, 1 to 1000
+oldest_race_ends() {
 	wait_until asleep_on "$c" 3
 	kill -CONT "$s"
 	expect_exit "$w" 0 $((20 * TMULT))
@@ -217,31 +223,23 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
+@test "a subscriber placed at the oldest record just as the writer moves tail past it is waited for, and gets all" {
+	local c s w
+	oldest_race overwrite=stop
+	# it looks again once it has moved tail [P1], and waits for the subscriber
+	kill -CONT "$w"
+	oldest_race_ends
+}
+
 @test "a writer that comes after one killed as it moved tail past a subscriber at the oldest record waits for that subscriber" {
 	local c s w
-	c=$(chan)
-	seq 250 | shmw -b -k -l -s 4K -n "$c"
-	seq 251 1000 >"$T/in"
-	ibg "$T/in" /dev/null /dev/null overwrite=stop,overwrite.said=kill shmwrite -l -n "$c"
-	w=$BGPID
-	wait_stopped "$w"
-	ibg /dev/null "$T/s.out" "$T/s.err" subscribe=stop shmread --from-oldest -f -t 1 -n "$c"
-	s=$BGPID
-	wait_stopped "$s"
+	oldest_race overwrite=stop,overwrite.said=kill
 	# it moves tail and over past the subscriber, and dies before it looks again
 	kill -CONT "$w"
 	expect_exit "$w" 137
 	bg "$T/in" /dev/null "$T/w.err" "${SHMW[@]}" -l -t $((20 * TMULT)) -n "$c"
 	w=$BGPID
-	wait_until asleep_on "$c" 3
-	kill -CONT "$s"
-	expect_exit "$w" 0 $((20 * TMULT))
-	expect_exit "$s" 0
-	diff <(head -n 250 "$T/s.out") <(seq 250)
-	diff <(tail -n 750 "$T/s.out") "$T/in"
-	[[ ! -s $T/w.err && ! -s $T/s.err ]]
-	runs shmr -r -n "$c"
-	assert_no_objects "$c"
+	oldest_race_ends
 }
 
 @test "--lossy: a stopped subscriber never holds the writer" {
