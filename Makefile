@@ -12,7 +12,7 @@ BIN = shmwrite shmread
 # the test build: the same tools with the injection points of common.h
 INJ = tests/inject/shmwrite tests/inject/shmread
 MAN = man/shmwrite.1 man/shmread.1
-SH = tests/helper.bash tests/*.sh tests/need .ci/run
+SH = tests/helper.bash tests/*.sh tests/need tests/mutate .ci/run
 JOBS ?= 2
 # The sanitizer build lives apart, so that it leaves the user's build alone.
 SANDIR = tests/sanitize
