@@ -100,6 +100,89 @@ all_match() { ! grep -Evx -- "$2" "$1"; }
 	assert_no_objects "$c"
 }
 
+# "one that joins in the middle of a stream starts at the next message"
+@test "a subscriber that joins in the middle of a stream starts at the next message" {
+	local c s1 s2 w
+	c=$(chan)
+	head -c 150000 /dev/urandom >"$T/stream"
+	bg /dev/null "$T/s1.out" "$T/s1.err" "${SHMR[@]}" -b -s 4K -c 2 -n "$c"
+	s1=$BGPID
+	wait_waiting "$c" subscriber 1
+	mkfifo "$T/in"
+	bg "$T/in" /dev/null "$T/w.err" "${SHMW[@]}" -n "$c"
+	w=$BGPID
+	exec 9>"$T/in"	# bg closes it in what it starts: EOF comes
+	head -c 100000 "$T/stream" >&9
+	wait_until test -s "$T/s1.out"
+	# the stream goes on: its writer waits for more input, s1 for more data
+	wait_waiting "$c" subscriber 1
+	bg /dev/null "$T/s2.out" "$T/s2.err" "${SHMR[@]}" -c 1 -n "$c"
+	s2=$BGPID
+	wait_waiting "$c" subscriber 2
+	tail -c +100001 "$T/stream" >&9
+	exec 9>&-
+	expect_exit "$w" 0
+	runs shmw -n "$c" next
+	expect 0 "" ""
+	expect_exit "$s1" 0
+	expect_exit "$s2" 0
+	cmp "$T/s1.out" <(cat "$T/stream"; echo next)
+	[[ $(<"$T/s2.out") == next && ! -s $T/s1.err && ! -s $T/s2.err && ! -s $T/w.err ]]
+	assert_no_objects "$c"
+}
+
+# "A subscriber whose output fails ends as -f does today; nothing changes
+# for the others."
+@test "a subscriber whose output fails ends as on a queue: 1, write error; the others get every message, and the writer goes on" {
+	local c f s w
+	c=$(chan)
+	seq 20000 >"$T/in"	# 109 KB through the 4K ring
+	bg /dev/null /dev/full "$T/f.err" "${SHMR[@]}" -b -s 4K -f -n "$c"
+	f=$BGPID
+	wait_waiting "$c" subscriber 1
+	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" -c 20000 -n "$c"
+	s=$BGPID
+	wait_waiting "$c" subscriber 2
+	runs shmw -l -n "$c" <"$T/in"
+	expect 0 "" ""
+	expect_exit "$f" 1
+	[[ $(<"$T/f.err") == "shmread: write error: No space left on device" ]]
+	expect_exit "$s" 0
+	cmp "$T/s.out" "$T/in"
+	[[ ! -s $T/s.err ]]
+	assert_no_objects "$c"
+}
+
+# "Subscribing and tapping take read and write permission, as using a queue
+# does"; --any-owner and -m work as on queues.
+@test "another user's broadcast channel: subscribing and tapping as on a queue, refused without --any-owner or permission" {
+	local c d s how
+	need_root
+	c=$(chan) d=$(chan open)
+	as_nobody "$SHMWRITE" -b -k -n "$c" held
+	as_nobody "$SHMWRITE" -b -k -m 0666 -n "$d" held
+	for how in -b --tap; do
+		runs shmr "$how" -t 0 -n "$c"
+		expect 1 "" "shmread: $c: owned by nobody (use --any-owner)"
+		runs setpriv --reuid=daemon --regid=daemon --clear-groups "$SHMREAD" "$how" --any-owner -t 0 -n "$c"
+		expect 1 "" "shmread: $c: Permission denied"
+	done
+	bg /dev/null "$T/s.out" "$T/s.err" setpriv --reuid=daemon --regid=daemon --clear-groups "$SHMREAD" --any-owner -c 1 -n "$d"
+	s=$BGPID
+	wait_waiting "$d" subscriber 1
+	[[ $(field "$d" subscribers) == "$s" ]]
+	runs as_nobody "$SHMWRITE" -n "$d" new
+	expect 0 "" ""
+	expect_exit "$s" 0
+	[[ $(<"$T/s.out") == new && ! -s $T/s.err ]]
+	runs as_nobody "$SHMREAD" -r -n "$c"
+	expect 0 "" ""
+	runs as_nobody "$SHMREAD" -r -n "$d"
+	expect 0 "" ""
+	assert_no_objects "$c"
+	assert_no_objects "$d"
+}
+
 @test "a writer with no subscriber, or whose subscribers have all left, never waits: the oldest records are overwritten" {
 	local c s
 	c=$(chan)
