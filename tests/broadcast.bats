@@ -429,16 +429,16 @@ lapped_first() {
 	assert_no_objects "$q"
 }
 
-@test "a tap on a queue sees every message that the readers take, and they take them all the same" {
+@test "a tap on a queue (it made it) sees every message that the readers take, and they take them all the same" {
 	local c r t
 	c=$(chan)
-	bg /dev/null "$T/r.out" "$T/r.err" "${SHMR[@]}" -c 1000 -n "$c"
-	r=$BGPID
-	wait_reader "$c"
 	bg /dev/null "$T/t.out" "$T/t.err" "${SHMR[@]}" --tap -c 1000 -n "$c"
 	t=$BGPID
 	wait_waiting "$c" tap 1
 	[[ $(field "$c" taps) == "$t" && $(field "$c" kind) == queue ]]
+	bg /dev/null "$T/r.out" "$T/r.err" "${SHMR[@]}" -c 1000 -n "$c"
+	r=$BGPID
+	wait_reader "$c"
 	seq 1000 | shmw -l -n "$c"
 	expect_exit "$r" 0
 	expect_exit "$t" 0
