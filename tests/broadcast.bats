@@ -503,21 +503,25 @@ lapped_first() {
 	assert_no_objects "$c"
 }
 
-@test "a lossy subscriber stopped in the middle of a copy (lossy.copying) while the writer laps it keeps none of it: no line torn or out of order, the count exact" {
-	local c s k
+# copying_lapped PRE N MORE: a lossy subscriber of a 4K ring holding lines 1
+# to PRE (a record a line: 8 + 24 bytes, 128 to the ring) takes the next N,
+# which wrap around the ring: it copies to the end of the ring and stops
+# (lossy.copying); MORE lines come meanwhile, and it goes on.  Whatever of
+# its copy the writer overwrote, no line is torn or out of order, and what
+# it got and says it missed add up to all there was after PRE.
+copying_lapped() {
+	local c s k pre=$1 all=$(($1 + $2 + $3))
 	c=$(chan)
 	runs shmr --lossy -k -c 0 -s 4K -n "$c"
 	expect 0 "" ""
-	# a record a line: 8 + 24 bytes, 128 to the ring
-	printf '%020d\n' $(seq 1000) >"$T/lines"
-	head -n 100 "$T/lines" | shmw -l -n "$c"
+	printf '%020d\n' $(seq "$all") >"$T/lines"
+	head -n "$pre" "$T/lines" | shmw -l -n "$c"
 	ibg /dev/null "$T/s.out" "$T/s.err" lossy.copying=stop shmread -f -t 1 -n "$c"
 	s=$BGPID
 	wait_waiting "$c" subscriber 1
-	# 101 to 130 wrap around the ring: it copies to the end of the ring, stops
-	sed -n '101,130p' "$T/lines" | shmw -l -n "$c"
+	sed -n "$((pre + 1)),$((pre + $2))p" "$T/lines" | shmw -l -n "$c"
 	wait_stopped "$s"
-	sed -n '131,1000p' "$T/lines" | shmw -l -n "$c"
+	sed -n "$((pre + $2 + 1)),\$p" "$T/lines" | shmw -l -n "$c"
 	kill -CONT "$s"
 	runs shmw -n "$c" last
 	expect 0 "" ""
@@ -529,10 +533,22 @@ lapped_first() {
 	comm -23 "$T/got" "$T/lines" | cmp - /dev/null
 	k=$(sed -n "s/^shmread: $c: missed \\([0-9]*\\) messages\$/\\1/p" "$T/s.err")
 	[[ -n $k && $(wc -l <"$T/s.err") -eq 1 ]]
-	# what it got and what it says it missed: 101 to 1000, and last
-	(($(wc -l <"$T/s.out") + k == 901))
+	(($(wc -l <"$T/s.out") + k == all - pre + 1))
 	runs shmr -r -n "$c"
 	assert_no_objects "$c"
+}
+
+@test "a lossy subscriber stopped in the middle of a copy (lossy.copying) while the writer laps it keeps none of it: no line torn or out of order, the count exact" {
+	# 101 to 130 (28 copied, 2 after the wrap), then 870 more: lapped whole
+	copying_lapped 100 30 870
+}
+
+# Its copy checked against over exactly: over has passed the start of the
+# copy by less than half the ring, and the writer overwrote the lines
+# after the wrap that it had not copied yet.
+@test "a lossy subscriber stopped in the middle of a copy just past the wrap, lapped by a little: no line out of order, the count exact" {
+	# 127 and 128 copied; 129 to 160 after the wrap; 106 more overwrite 129..
+	copying_lapped 126 34 106
 }
 
 # tap_lapped_in_copy NAME: a tap of NAME that stopped after it copied a
