@@ -242,14 +242,17 @@
  *    passed its start; else, and whenever over has passed their position,
  *    they were lapped.  They start again at over, at its next FIRST; a
  *    stream they were writing out ends there, cut short; and the message
- *    numbers between the last one they saw and the next one they deliver
- *    are what they missed, told to the tool.  Nothing torn is delivered.
+ *    numbers between the last one they saw and the next one they deliver,
+ *    or the stream they land in the middle of, are what they missed, told
+ *    to the tool at once.  Nothing torn is delivered.
  *    Before its first message a reader counts from the one before the
  *    record at its place, or from seq if its place was head: a writer may
  *    have numbered messages then that it published after, the one case
  *    where the count is short.  On a queue, over is the tail the writer
  *    last looked at: a tap shows what readers take, as long as it is not
- *    overwritten.
+ *    overwritten; a stream it writes out that ends in ABORT while
+ *    abandoned names it was left by its reader, not by its writer: the
+ *    tap missed it, as if lapped, and goes on.
  *  - Leaving, a subscriber clears its bit in hold[] and rings SPACE.
  *
  * CRASHES: what a dead process leaves, and who repairs it.
@@ -581,6 +584,7 @@ struct chan {
 #define BATCH_REC	4096	/* records a batch, at most */
 #define BATCH_STAGE	(64 * 1024)
 #define BATCH_SMALL	256	/* payloads up to this go through stage */
+enum { TR_LAPPED = 1, TR_READER };	/* why a lossy reader's stream ends */
 struct ch_batch {
 	struct iovec iov[2 * BATCH_REC];
 	int niov;
@@ -602,8 +606,8 @@ struct ch_batch {
 	int aborted;		/* the stream we write out ends cut short */
 	uint32_t last;		/* the last message number taken */
 	long missed;		/* R_LOSSY: messages missed before these */
-	int lapped;		/* R_LOSSY: the stream being written out was
-				   overwritten: it ends here, cut short */
+	int truncated;		/* R_LOSSY: the stream being written out
+				   ends here, cut short: TR_* */
 	char *copy;		/* R_LOSSY: payloads copied out of the ring */
 	size_t ncopy;
 };
@@ -3223,6 +3227,20 @@ r_gap(uint32_t last, uint32_t next)
 	return next - last - 1 - (next < last);
 }
 
+/*
+ * The first record after a lap, or a cut stream, is of message seq: what
+ * was missed since the last one seen is told with this batch; and seq too,
+ * unless it is whole or that last one.
+ */
+static void
+r_count_gap(struct chan *c, struct ch_batch *b, uint32_t seq, int whole)
+{
+	b->missed += c->r.lost + r_gap(c->r.last, seq) +
+	    (!whole && seq != c->r.last);
+	c->r.gap = c->r.lost = 0;
+	b->last = seq;
+}
+
 /* A record of the stream we are in. */
 static int
 r_in_stream(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t sz,
@@ -3232,8 +3250,15 @@ r_in_stream(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t sz,
 		return e_corrupt(c);
 	if (r->flags & REC_ABORT) {
 		b_cut_end(b, pos + sz, 0);
-		b->aborted = 1;
 		c->r.cur = 0;
+		if (c->r.mode == R_LOSSY &&
+		    atomic_load(&c->seg->abandoned) == r->seq) {
+			/* a tap of a queue whose reader left it: one missed */
+			b->truncated = TR_READER;
+			c->r.lost = c->r.gap = 1;
+			c->r.last = r->seq;
+		} else
+			b->aborted = 1;
 		return CH_AGAIN;
 	}
 	b_rec(c, b, pos, r);
@@ -3259,10 +3284,8 @@ r_take_msg(struct chan *c, struct ch_batch *b, uint64_t pos, uint64_t head,
 	int aborted = 0, i, nrec, st;
 	struct rec x = *r;
 
-	if (c->r.gap) {			/* the first message after a lap */
-		b->missed += c->r.lost + r_gap(c->r.last, r->seq);
-		c->r.gap = c->r.lost = 0;
-	}
+	if (c->r.gap)			/* the first message after a lap */
+		r_count_gap(c, b, r->seq, 1);
 	b->last = r->seq;
 	if ((r->flags & (REC_LAST | REC_ABORT | REC_SYNC)) == REC_LAST) {
 		b_rec(c, b, pos, r);	/* the common case: one record */
@@ -3386,6 +3409,8 @@ r_fill(struct chan *c, struct ch_batch *b, long want)
 		if (c->r.cur != 0) {
 			st = r_in_stream(c, b, pos, sz, &r, &done);
 		} else if (!(r.flags & REC_FIRST) && c->r.mode != R_QUEUE) {
+			if (c->r.gap)	/* lapped into it: missed */
+				r_count_gap(c, b, r.seq, 0);
 			b_cut(b, pos + sz, 0);	/* joined after its FIRST */
 		} else if (!(r.flags & REC_FIRST) || (c->r.mode == R_QUEUE &&
 		    r.seq == atomic_load(&c->seg->rin))) {
@@ -3423,7 +3448,7 @@ r_lap(struct chan *c, struct ch_batch *b)
 	if (over % 8 != 0 || over > head || head - over > c->cap)
 		return e_corrupt(c);
 	if (c->r.cur != 0) {
-		b->lapped = 1;
+		b->truncated = TR_LAPPED;
 		c->r.lost = 1;
 		c->r.last = c->r.cur;
 		c->r.cur = 0;
@@ -3448,12 +3473,13 @@ r_fill_lossy(struct chan *c, struct ch_batch *b, long want)
 {
 	struct ch_reader was;
 	long gone;
-	int st, broken = c->broken;
+	int st, broken = c->broken, cut;
 
 	if ((st = r_lap(c, b)) != CH_OK)
 		return st;
 	was = c->r;
 	gone = b->missed;
+	cut = b->truncated;
 	st = r_fill(c, b, want);
 	INJECT("lossy.copied");
 	atomic_thread_fence(memory_order_acquire);	/* [L2] */
@@ -3464,6 +3490,7 @@ r_fill_lossy(struct chan *c, struct ch_batch *b, long want)
 	b->bytes = b->staged = b->ncopy = 0;
 	b->aborted = 0;
 	b->missed = gone;
+	b->truncated = cut;
 	b->last = 0;
 	c->r = was;
 	c->broken = broken;
@@ -3560,7 +3587,7 @@ ch_next(struct chan *c, struct ch_batch *b, long want)
 	b->niov = b->ncut = b->nrec = b->used = b->aborted = b->wdone = 0;
 	b->nrun = 0;
 	b->bytes = b->staged = b->wbytes = b->ncopy = 0;
-	b->missed = b->lapped = 0;
+	b->missed = b->truncated = 0;
 	b->last = 0;
 	if ((st = bell_busy(c)) != CH_OK)
 		return st;

@@ -114,12 +114,14 @@ take(long count)
 			return;		/* -f -t: took some, then none came */
 		if (st != CH_OK)
 			tool_fail(st);
-		if (batch.lapped)
-			warnx("%s: message truncated (lapped)", ch.name);
+		if (batch.truncated)
+			warnx("%s: message truncated (%s)", ch.name,
+			    batch.truncated == TR_LAPPED ? "lapped" :
+			    "reader went away");
 		if (batch.missed > 0)
 			warnx("%s: missed %ld message%s", ch.name, batch.missed,
 			    batch.missed > 1 ? "s" : "");
-		missed += batch.missed + batch.lapped;
+		missed += batch.missed + (batch.truncated != 0);
 		put_out(&batch, &left);
 	}
 }

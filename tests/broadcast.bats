@@ -448,6 +448,52 @@ lapped_first() {
 	assert_no_objects "$c"
 }
 
+# A tap only looks: a stream that the queue's reader leaves, which its
+# writer then ends, is one the tap missed, not a failure of its own.
+@test "a tap of a queue whose reader leaves a stream: message truncated (reader went away), counted missed; it goes on" {
+	local c t r
+	c=$(chan)
+	runs shmr -k -c 0 -s 64K -n "$c"
+	expect 0 "" ""
+	bg /dev/null "$T/t.out" "$T/t.err" "${SHMR[@]}" --tap -c 1 -n "$c"
+	t=$BGPID
+	wait_waiting "$c" tap 1
+	bg /dev/null "$T/r.out" "$T/r.err" "${SHMR[@]}" -c 1 -n "$c"
+	r=$BGPID
+	wait_reader "$c"
+	stream_open "$c" part1
+	wait_until file_has "$T/r.out" part1
+	wait_until file_has "$T/t.out" part1
+	kill_wait TERM "$r" 143		# it leaves in the middle
+	printf more >&4			# the writer finds it gone
+	exec 4>&-
+	expect_exit "$W" 1
+	runs shmw -n "$c" next
+	expect 0 "" ""
+	expect_exit "$t" 3
+	[[ $(<"$T/t.out") =~ ^part1(more)?next$ ]]
+	[[ $(<"$T/t.err") == "shmread: $c: message truncated (reader went away)"$'\n'"shmread: $c: missed 1 message" ]]
+	runs shmr -r -n "$c"
+	assert_no_objects "$c"
+}
+
+# A lossy reader lapped into the middle of a stream misses that stream: it
+# says so at once, not only when a message after it comes.
+@test "a lossy subscriber lapped into the middle of a stream, nothing after it: it says what it missed, ends 3" {
+	local c s
+	c=$(chan)
+	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -t 1 -n "$c"
+	s=$BGPID
+	wait_waiting "$c" subscriber 1
+	kill -STOP "$s"
+	seq 10 | shmw -l -n "$c"
+	head -c 20000 /dev/zero | shmw -n "$c"	# message 11, over the ring
+	kill -CONT "$s"
+	expect_exit "$s" 3
+	[[ ! -s $T/s.out && $(<"$T/s.err") == "shmread: $c: missed 11 messages" ]]
+	assert_no_objects "$c"
+}
+
 # "A tap never sets TAKEN and never satisfies a -w": the tap has written the
 # message out, and it is not marked taken; the -w writer waits on for a
 # reader, who gets it.
