@@ -1167,8 +1167,9 @@ typedef int hdr_fn(void *ctx, uint64_t pos, uint64_t *hdr);
 
 /*
  * What a reader would deliver from the records in [tail, head): whole
- * messages, and the payload bytes of those and of a stream still open.
- * -1 if the records do not add up.
+ * messages, and the payload bytes of those, of a stream still open, and
+ * of the rest of one begun before tail (a reader in its middle writes it
+ * out).  -1 if the records do not add up.
  */
 static int
 ring_sum(hdr_fn *get, void *ctx, uint64_t tail, uint64_t head, uint64_t cap,
@@ -1176,7 +1177,7 @@ ring_sum(hdr_fn *get, void *ctx, uint64_t tail, uint64_t head, uint64_t cap,
 {
 	uint64_t pos, sz, hdr, mb = 0;
 	uint32_t in = 0;
-	int drop = 0;
+	int drop = 0, rest = 0;
 	struct rec r;
 
 	*bytes = 0;
@@ -1193,15 +1194,21 @@ ring_sum(hdr_fn *get, void *ctx, uint64_t tail, uint64_t head, uint64_t cap,
 			in = r.seq;
 			mb = 0;
 			drop = (r.flags & REC_ABORT) != 0;	/* withdrawn */
+		} else if (pos == tail) {
+			in = r.seq;
+			rest = 1;
 		} else if (in != 0 && r.seq != in)
 			return -1;
 		mb += r.len;
 		if ((r.flags & REC_LAST) && in != 0) {
-			if (!drop && !(r.flags & REC_ABORT)) {
+			if (rest)
+				*bytes += mb;	/* out, cut or not: not whole */
+			else if (!drop && !(r.flags & REC_ABORT)) {
 				++*msgs;
 				*bytes += mb;
 			}
 			in = 0;
+			rest = 0;
 		}
 	}
 	if (in != 0 && !drop)

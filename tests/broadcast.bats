@@ -837,6 +837,40 @@ usage2() {
 	assert_no_objects "$c"
 }
 
+# lag_of NAME PID: "lag B bytes, M messages" of PID, as --status says
+lag_of() { status_of "$1" | sed -n "s/^process: $2 .*, \(lag [0-9]* bytes, [0-9]* messages*\):.*/\1/p"; }
+
+# The rest of a stream begun before a reader's place is what it has still
+# to write out: --status counts it, on a queue as for a subscriber.
+@test "--status: a reader stopped in the middle of a stream lags by the rest of it (queued, or its lag)" {
+	local c kind r b
+	for kind in queue broadcast; do
+		c=$(chan "$kind")
+		b=()
+		[[ $kind == queue ]] || b=(-b)
+		bg /dev/null "$T/r.out" /dev/null "${SHMR[@]}" "${b[@]}" -s 64K -c 1 -n "$c"
+		r=$BGPID
+		if [[ $kind == queue ]]; then wait_reader "$c"; else wait_waiting "$c" subscriber 1; fi
+		stream_open "$c" part1
+		wait_until file_has "$T/r.out" part1
+		kill -STOP "$r"
+		printf %s "$(repeat x 1000)" >&4	# one write: one record
+		wait_until head_past "$c" 1000
+		if [[ $kind == queue ]]; then
+			[[ $(field "$c" queued) == "1000 bytes, 0 messages" ]]
+		else
+			[[ $(lag_of "$c" "$r") == "lag 1000 bytes, 0 messages" ]]
+		fi
+		kill -CONT "$r"
+		exec 4>&-
+		expect_exit "$W" 0
+		expect_exit "$r" 0
+		[[ $(<"$T/r.out") == "part1$(repeat x 1000)" ]]
+		rm -f "$T/in" "$T/r.out"
+		assert_no_objects "$c"
+	done
+}
+
 @test "--status, --status --json and --list: the kind, each subscriber's and tap's position and lag, the largest lag" {
 	local c q s1 s2 t j
 	c=$(chan) q=$(chan q)
