@@ -229,11 +229,14 @@
  *    past what that one has not read.  Short of room still, it waits on
  *    SPACE.  A position is untrusted input: one above head, more than a
  *    ring below it, or not 8-aligned is not believed; so a hostile one
- *    never makes the writer write outside the room it has, and a bit in
+ *    never makes the writer write outside the room it has, a bit in
  *    hold[] whose slot's lock is free is cleared once the writer is late
- *    (slot_reap()).  So a subscriber that dies holds the writer back for
- *    a slice or two; one that is stopped holds it back for as long as it
- *    is stopped, as a stopped reader of tee(1) holds tee.
+ *    (slot_reap()), and a subscriber that waits says its position and its
+ *    bit again each slice (r_own_place()): a false but plausible position
+ *    holds the writer back a slice at most.  So a subscriber that dies
+ *    holds the writer back for a slice or two; one that is stopped holds
+ *    it back for as long as it is stopped, as a stopped reader of tee(1)
+ *    holds tee.
  *  - A lossy subscriber (every subscriber of a channel made with --lossy:
  *    flags LOSSY) and a tap (shmread --tap, on either kind) hold nobody
  *    back: they set no bit in hold[], and the writer may overwrite what
@@ -3071,6 +3074,28 @@ r_span(struct chan *c, uint64_t *tail, uint64_t *head)
 }
 
 /*
+ * A subscriber's position and its bit in hold[] are its own to write,
+ * but anyone who may write the channel may scribble them: one that waits
+ * says them again each slice, so that a plausible but false position
+ * holds the writer back for a slice at most [R3].
+ */
+static void
+r_own_place(struct chan *c)
+{
+	_Atomic uint64_t *p = &c->seg->slot[c->slot].pos;
+	uint64_t bit = (uint64_t)1 << (c->slot % 64);
+
+	if (atomic_load_explicit(p, memory_order_relaxed) == c->r.pos &&
+	    (atomic_load(&c->seg->hold[c->slot / 64]) & bit))
+		return;
+	trace(c, EV_NOTE, 0, "our position was changed: %llu again",
+	    (unsigned long long)c->r.pos);
+	atomic_fetch_or(&c->seg->hold[c->slot / 64], bit);
+	atomic_store_explicit(p, c->r.pos, memory_order_release);
+	bell_ring(c, BELL_SPACE);
+}
+
+/*
  * Is there data?  In a stream, its writer must still be there to finish
  * it: else, once what it published is out, the stream is cut short.
  */
@@ -3088,6 +3113,8 @@ r_data_ready(struct chan *c, void *arg, int how)
 		return st;
 	if (head != tail)
 		return CH_OK;
+	if (c->r.mode == R_SUB && (how & HOW_LATE))
+		r_own_place(c);
 	if (c->r.cur == 0 || !(how & HOW_LATE))
 		return CH_AGAIN;
 	if (atomic_load(&c->seg->wopen) == c->r.cur &&

@@ -678,7 +678,7 @@ poke_pos() {
 	poke "$1" $((OFF_slot + i * SLOT_SIZE + SLOT_POS)) 'Q<' "$3"
 }
 
-@test "hostile positions: a garbage position is not believed, and the hold bits of empty slots hold nobody: the writer finishes within its -t" {
+@test "hostile positions: a garbage position is not believed, a false one is said again by its subscriber, and the hold bits of empty slots hold nobody: the writer finishes within its -t" {
 	local c s v head
 	c=$(chan)
 	seq 20000 >"$T/in"	# 100 KB through a 4K ring
@@ -709,6 +709,20 @@ poke_pos() {
 	expect_exit "$s" 137
 	runs shmw -l -t $((10 * TMULT)) -n "$c" <"$T/in"
 	expect 0 "" ""
+	assert_no_objects "$c"
+	# alive and waiting, a plausible position almost a ring behind: it
+	# says its own again within a slice, and gets every line
+	subscribers 1 "$c" -s 4K -f
+	s=${SUBS[0]}
+	seq 1000 | shmw -l -n "$c"	# head past the ring's size
+	wait_until file_has "$T/s1.out" 1000
+	wait_waiting "$c" subscriber 1
+	poke_pos "$c" "$s" $(($(u64 "$c" "$OFF_head") + 8 - 4096))
+	runs shmw -l -t $((10 * TMULT)) -n "$c" <"$T/in"
+	expect 0 "" ""
+	wait_until file_has "$T/s1.out" 20000
+	cmp "$T/s1.out" <(seq 1000; cat "$T/in")
+	kill_wait TERM "$s" 143
 	assert_no_objects "$c"
 	# every hold bit set: of slots nobody holds, and of no subscriber
 	subscribers 1 "$c" -s 4K -f
