@@ -3083,14 +3083,15 @@ static void
 r_own_place(struct chan *c)
 {
 	_Atomic uint64_t *p = &c->seg->slot[c->slot].pos;
+	_Atomic uint64_t *h = &c->seg->hold[c->slot / 64];
 	uint64_t bit = (uint64_t)1 << (c->slot % 64);
 
 	if (atomic_load_explicit(p, memory_order_relaxed) == c->r.pos &&
-	    (atomic_load(&c->seg->hold[c->slot / 64]) & bit))
+	    (atomic_load(h) & bit))
 		return;
 	trace(c, EV_NOTE, 0, "our position was changed: %llu again",
 	    (unsigned long long)c->r.pos);
-	atomic_fetch_or(&c->seg->hold[c->slot / 64], bit);
+	atomic_fetch_or(h, bit);
 	atomic_store_explicit(p, c->r.pos, memory_order_release);
 	bell_ring(c, BELL_SPACE);
 }
