@@ -25,6 +25,14 @@ subscribers() {
 	done
 }
 
+# lossy_sub NAME: a lossy subscriber of NAME (made 4K), -f -t 1, its output
+# in $T/s.out and $T/s.err, its pid in s; once it waits for data
+lossy_sub() {
+	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -t 1 -n "$1"
+	s=$BGPID
+	wait_waiting "$1" subscriber 1
+}
+
 # squeeze TEXT: TEXT with each run of blanks one space
 squeeze() { tr -s ' ' <<<"$1"; }
 
@@ -350,9 +358,7 @@ oldest_race_ends() {
 lapped_stopped() {
 	local c s n=1000 got k first
 	c=$(chan)
-	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -t 1 -n "$c"
-	s=$BGPID
-	wait_waiting "$c" subscriber 1
+	lossy_sub "$c"
 	[[ -z $1 ]] || poke "$c" "$OFF_seq" V "$1"
 	runs shmw -n "$c" 1
 	expect 0 "" ""
@@ -482,9 +488,7 @@ lapped_first() {
 @test "a lossy subscriber lapped into the middle of a stream, nothing after it: it says what it missed, ends 3" {
 	local c s
 	c=$(chan)
-	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -t 1 -n "$c"
-	s=$BGPID
-	wait_waiting "$c" subscriber 1
+	lossy_sub "$c"
 	kill -STOP "$s"
 	seq 10 | shmw -l -n "$c"
 	head -c 20000 /dev/zero | shmw -n "$c"	# message 11, over the ring
@@ -648,9 +652,7 @@ tap_lapped_in_copy() {
 @test "a lossy subscriber lapped in the middle of a stream: message truncated (lapped), counted missed; it goes on at the next message" {
 	local c s
 	c=$(chan)
-	bg /dev/null "$T/s.out" "$T/s.err" "${SHMR[@]}" --lossy -s 4K -f -t 1 -n "$c"
-	s=$BGPID
-	wait_waiting "$c" subscriber 1
+	lossy_sub "$c"
 	stream_open "$c" part1
 	wait_until file_has "$T/s.out" part1
 	wait_waiting "$c" subscriber 1
