@@ -209,6 +209,29 @@ out_blocks() {
 	gets "$c"
 }
 
+# STREAMS: rin names the stream until its end is written out, not only
+# batched: a reader killed between the two (at rin.clear) is one whose
+# writer is told at once, not once another reader comes.
+@test "-w: a reader killed once it wrote a stream's end out, before it said so: -w exits 1, reader went away, at once" {
+	local c r w
+	c=$(chan)
+	mkfifo "$T/in"
+	exec 5<>"$T/in"
+	ibg /dev/null /dev/null "$T/rerr" rin.clear=kill shmread -v -n "$c"
+	r=$BGPID
+	wait_reader "$c"
+	bg "$T/in" /dev/null "$T/werr" "${SHMW[@]}" -w -n "$c"
+	w=$BGPID
+	printf part1 >&5
+	wait_until file_has "$T/rerr" "message 1 is a stream: out as it comes"
+	printf part2 >&5
+	exec 5>&-
+	expect_exit "$r" 137
+	expect_exit "$w" 1
+	[[ $(<"$T/werr") == "shmwrite: $c: reader went away" ]]
+	gets "$c"
+}
+
 @test "-w: a writer killed while it waits leaves its message, delivered as any other" {
 	local c w
 	c=$(chan)
