@@ -877,9 +877,14 @@ lag_of() { status_of "$1" | sed -n "s/^process: $2 .*, \(lag [0-9]* bytes, [0-9]
 		else
 			[[ $(lag_of "$c" "$r") == "lag 1000 bytes, 0 messages" ]]
 		fi
-		kill -CONT "$r"
-		exec 4>&-
+		exec 4>&-		# its end, LAST, comes too
 		expect_exit "$W" 0
+		if [[ $kind == queue ]]; then
+			[[ $(field "$c" queued) == "1000 bytes, 0 messages" ]]
+		else
+			[[ $(lag_of "$c" "$r") == "lag 1000 bytes, 0 messages" ]]
+		fi
+		kill -CONT "$r"
 		expect_exit "$r" 0
 		[[ $(<"$T/r.out") == "part1$(repeat x 1000)" ]]
 		rm -f "$T/in" "$T/r.out"
